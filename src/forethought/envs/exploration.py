@@ -1,0 +1,143 @@
+"""Scripted exploration policy for ``forethought/TwoRoom-v0`` (the data-collection recipe).
+
+Follows the random-walk recipe of the public Two-Rooms data (vladisai/PLDM
+``pldm_envs/wall/data/single.py`` and ``data/wall.py``; facts only, no code copied):
+a random initial heading, then at each step the heading turns by a von Mises angle
+(PLDM: concentration ``1 / action_angle_noise``, 5.0 in ``configs/good_quality_data.yaml``),
+and a share of the trajectories is forced through the door (PLDM ``cross_wall_rate``,
+0.1 by default, 0.6 in ``good_quality_data.yaml``). Differences, by our spec: step
+lengths are uniform in ``[0, 2.45]`` (PLDM: truncated normal, mean 1, in ``[0.2, 1.8]``);
+door crossers steer in closed loop toward two waypoints on either side of the door
+(PLDM stitches pre-drawn action sequences through a door point); a walker blocked by
+a wall turns around (PLDM's walkers stay stuck until their heading drifts away).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from forethought.envs.two_room import DOOR_HALF, MAX_STEP, which_room
+
+
+class TwoRoomExplorer:
+    """Von Mises random walker, a share of which walks through the door first.
+
+    Matches the collection ``Policy`` protocol (``reset(obs, info, rng)`` then
+    ``act(obs, info)``); all randomness comes from the ``rng`` given to ``reset``.
+    Positions are read from ``info["state"]`` (x, y, wall x, door y), so any
+    observation mode works.
+
+    Args:
+        crosser_share: probability that an episode is a door crosser (default 0.3).
+        kappa: von Mises concentration of the per-step heading turn while wandering
+            (default 5.0, PLDM's ``1 / 0.2``; turn std about 0.47 rad).
+        steer_kappa: concentration of the heading noise around the waypoint
+            direction while crossing (default 20.0, std about 0.23 rad).
+        max_step: largest step length; lengths are uniform in ``[0, max_step]``.
+        waypoint_offset: the crossing waypoints are this far (px) left and right of
+            the wall centre, at a door row jittered by up to ``DOOR_HALF - 2`` px.
+        waypoint_tol: a waypoint counts as reached within this distance (px).
+        give_up_steps: a crosser that has not finished after this many steps wanders.
+        bounce: turn around (plus von Mises noise) when a wall blocks most of a step.
+
+    Attributes:
+        is_crosser: whether the current episode was drawn as a door crosser.
+    """
+
+    def __init__(
+        self,
+        crosser_share: float = 0.3,
+        kappa: float = 5.0,
+        steer_kappa: float = 20.0,
+        max_step: float = MAX_STEP,
+        waypoint_offset: float = 5.0,
+        waypoint_tol: float = 1.0,
+        give_up_steps: int = 80,
+        bounce: bool = True,
+    ) -> None:
+        if not 0.0 <= crosser_share <= 1.0:
+            raise ValueError(f"crosser_share must be in [0, 1], got {crosser_share}")
+        self.crosser_share, self.kappa, self.steer_kappa = crosser_share, kappa, steer_kappa
+        self.max_step, self.waypoint_offset, self.waypoint_tol = (
+            max_step,
+            waypoint_offset,
+            waypoint_tol,
+        )
+        self.give_up_steps, self.bounce = give_up_steps, bounce
+        self._rng = np.random.default_rng(0)
+        self._heading, self._steps, self._last = 0.0, 0, None
+        self._waypoints: list[tuple[float, float]] = []
+        self.is_crosser = False
+
+    def reset(self, obs: Any, info: dict[str, Any], rng: np.random.Generator) -> None:
+        """Start an episode: draw the heading and whether this episode crosses the door."""
+        self._rng, self._steps, self._last = rng, 0, None
+        self._heading = float(rng.uniform(-math.pi, math.pi))
+        self.is_crosser = bool(rng.random() < self.crosser_share)
+        self._waypoints = self._door_waypoints(info["state"]) if self.is_crosser else []
+
+    def act(self, obs: Any, info: dict[str, Any]) -> np.ndarray:
+        """Return the next displacement, float32 (2,) with norm <= ``max_step``."""
+        x, y = float(info["state"][0]), float(info["state"][1])
+        self._steps += 1
+        if self._steps > self.give_up_steps:
+            self._waypoints = []
+        target = self._next_waypoint(x, y)
+        step = float(self._rng.uniform(0.0, self.max_step))
+        if target is not None:
+            dist = math.hypot(target[0] - x, target[1] - y)
+            noise = self._rng.vonmises(0.0, self.steer_kappa)
+            self._heading = math.atan2(target[1] - y, target[0] - x) + noise
+            step = min(step, dist)
+        else:
+            turn = self._rng.vonmises(0.0, self.kappa)
+            if self.bounce and self._blocked(x, y):
+                turn += math.pi
+            self._heading = (self._heading + turn + math.pi) % (2 * math.pi) - math.pi
+        self._last = (x, y, step)
+        action = np.array([step * math.cos(self._heading), step * math.sin(self._heading)])
+        return np.clip(action, -self.max_step, self.max_step).astype(np.float32)  # (2,)
+
+    def _door_waypoints(self, state: np.ndarray) -> list[tuple[float, float]]:
+        """Two points on the door row: one in front of the door, one past it."""
+        x, wall_x, door_y = float(state[0]), float(state[2]), float(state[3])
+        side = which_room(x, wall_x) or (-1 if x < wall_x else 1)
+        row = door_y + float(self._rng.uniform(-(DOOR_HALF - 2), DOOR_HALF - 2))
+        near, far = wall_x + side * self.waypoint_offset, wall_x - side * self.waypoint_offset
+        return [(near, row), (far, row)]
+
+    def _next_waypoint(self, x: float, y: float) -> tuple[float, float] | None:
+        while self._waypoints:
+            wx, wy = self._waypoints[0]
+            if math.hypot(wx - x, wy - y) > self.waypoint_tol:
+                return wx, wy
+            self._waypoints.pop(0)
+        return None
+
+    def _blocked(self, x: float, y: float) -> bool:
+        """Whether the last step moved less than half of what was asked (hit a wall)."""
+        if self._last is None or self._last[2] < 0.2:
+            return False
+        lx, ly, asked = self._last
+        return math.hypot(x - lx, y - ly) < 0.5 * asked
+
+
+def make_explorer(observation_space: gym.Space, action_space: gym.Space) -> TwoRoomExplorer:
+    """Factory for ``--policy forethought.envs.exploration:make_explorer``.
+
+    Args:
+        observation_space: the env's observation space (unused; positions come from info).
+        action_space: must be the TwoRoom ``Box`` of shape (2,); its bound sets ``max_step``.
+
+    Returns:
+        A ``TwoRoomExplorer`` with default parameters.
+    """
+    if not isinstance(action_space, gym.spaces.Box) or action_space.shape != (2,):
+        raise ValueError(
+            f"TwoRoomExplorer needs a Box action space of shape (2,), got {action_space}"
+        )
+    return TwoRoomExplorer(max_step=float(np.min(action_space.high)))

@@ -1,0 +1,204 @@
+"""Tests for the TwoRoom env and its scripted exploration policy."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from forethought.envs.exploration import TwoRoomExplorer, make_explorer
+from forethought.envs.two_room import (
+    MAX_STEP,
+    WALL_VALUE,
+    TwoRoomEnv,
+    move,
+    sample_start_goal_in_different_rooms,
+    wall_rects,
+    which_room,
+)
+
+ENV_ID = "forethought/TwoRoom-v0"
+MODES = ["state", "pixels", "both"]
+
+
+def _state(obs) -> np.ndarray:
+    return obs["state"] if isinstance(obs, dict) else obs
+
+
+def _in_wall(env: TwoRoomEnv, x: float, y: float) -> bool:
+    """Whether the pixel holding (x, y) is a wall pixel or the point left the arena."""
+    px, py = math.floor(x + 0.5), math.floor(y + 0.5)
+    return not (4.5 < x < 59.5 and 4.5 < y < 59.5) or env._background[py, px] == WALL_VALUE
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_check_env_passes(mode: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(TwoRoomEnv(obs_mode=mode, render_mode="rgb_array"))
+        check_env(TwoRoomEnv(obs_mode=mode).unwrapped)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_make_with_time_limit_and_checker(mode: str) -> None:
+    if ENV_ID not in gym.registry:
+        gym.register(id=ENV_ID, entry_point="forethought.envs.two_room:TwoRoomEnv")
+    env = gym.make(ENV_ID, obs_mode=mode, max_episode_steps=5)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    for t in range(5):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert not terminated and truncated == (t == 4)
+        assert reward == pytest.approx(-info["distance"])
+    assert set(info) >= {"state", "goal", "distance", "is_success"}
+    assert info["state"].dtype == np.float32 and info["goal"].shape == (2,)
+
+
+def test_invalid_obs_mode() -> None:
+    with pytest.raises(ValueError, match="state.*pixels.*both"):
+        TwoRoomEnv(obs_mode="rgb")
+
+
+def test_spaces_and_render() -> None:
+    env = TwoRoomEnv(obs_mode="pixels", render_mode="rgb_array")
+    assert env.observation_space.shape == (65, 65, 1)
+    assert env.observation_space.dtype == np.uint8
+    assert isinstance(TwoRoomEnv(obs_mode="both").observation_space, gym.spaces.Dict)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+
+
+def test_deterministic_under_seed() -> None:
+    actions = np.random.default_rng(0).uniform(-3, 3, (50, 2)).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        env = TwoRoomEnv(obs_mode="both")
+        obs, _ = env.reset(seed=7)
+        frames = [obs["pixels"].copy()]
+        frames += [env.step(a)[0]["pixels"].copy() for a in actions]
+        runs.append(np.stack(frames))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    other = TwoRoomEnv(obs_mode="state").reset(seed=8)[0]
+    assert not np.array_equal(other, _state(TwoRoomEnv(obs_mode="state").reset(seed=7)[0]))
+
+
+def test_never_enters_walls_or_crosses_outside_door() -> None:
+    env = TwoRoomEnv(obs_mode="state")
+    rng = np.random.default_rng(1)
+    for ep in range(60):
+        obs, _ = env.reset(seed=ep)
+        wall_x, door_y = env.wall_x, env.door_y
+        for _ in range(150):
+            prev = obs
+            obs = env.step(rng.normal(0.0, 4.0, 2))[0]
+            x, y = float(obs[0]), float(obs[1])
+            assert not _in_wall(env, x, y)
+            if which_room(x, wall_x) == 0:  # inside the wall slab only in the doorway
+                assert abs(y - door_y) < 4.5
+            x0, y0 = float(prev[0]), float(prev[1])
+            for face in (wall_x - 1.5, wall_x + 1.5):  # a face is crossed only inside the door
+                if (x0 - face) * (x - face) < 0:
+                    assert abs(y0 + (y - y0) * (face - x0) / (x - x0) - door_y) <= 4.5
+
+
+def test_blocked_by_wall_and_through_the_door() -> None:
+    env = TwoRoomEnv(obs_mode="state")
+    options = {"wall_x": 30, "door_y": 20, "start": (25.0, 45.0), "goal": (40.0, 45.0)}
+    env.reset(seed=0, options=options)
+    for _ in range(20):  # push right, far from the door: stops in front of the wall
+        obs = env.step(np.array([2.45, 0.0], np.float32))[0]
+    assert 28.0 < obs[0] < 28.5 and obs[1] == pytest.approx(45.0)
+    env.reset(seed=0, options={**options, "start": (25.0, 20.0)})
+    for _ in range(6):  # the same push along the door row crosses
+        obs = env.step(np.array([2.45, 0.0], np.float32))[0]
+    assert which_room(float(obs[0]), 30) == 1
+    env.reset(seed=0, options={**options, "start": (28.4, 23.0)})
+    obs = env.step(np.array([2.0, 1.5], np.float32))[0]  # diagonal into the wall above the door
+    assert not _in_wall(env, float(obs[0]), float(obs[1])) and obs[0] < 31.5
+    rects = wall_rects(30, 20)  # whole segments, however long, cannot tunnel
+    assert move(25.0, 45.0, 20.0, 0.0, rects) == pytest.approx((28.5, 45.0), abs=2e-3)
+    assert move(25.0, 20.0, 20.0, 4.6, rects) == pytest.approx((45.0, 24.6))
+    assert move(10.0, 10.0, -30.0, -30.0, rects) == pytest.approx((4.5, 4.5), abs=2e-3)
+
+
+def test_action_norm_is_clipped() -> None:
+    env = TwoRoomEnv(obs_mode="state")
+    env.reset(seed=0, options={"wall_x": 44, "door_y": 30, "start": (20.0, 30.0)})
+    obs = env.step(np.array([2.45, 2.45], np.float32))[0]
+    moved = np.array([obs[0] - 20.0, obs[1] - 30.0])
+    assert np.linalg.norm(moved) == pytest.approx(MAX_STEP, rel=1e-5)
+    np.testing.assert_allclose(moved / np.linalg.norm(moved), [2**-0.5, 2**-0.5], rtol=1e-5)
+
+
+def test_success_flag() -> None:
+    env = TwoRoomEnv(obs_mode="state")
+    _, info = env.reset(seed=0, options={"start": (10.0, 10.0), "goal": (10.0, 10.0)})
+    assert info["is_success"] and info["distance"] == pytest.approx(0.0)
+    _, info = env.reset(seed=0, options={"start": (10.0, 10.0), "goal": (50.0, 50.0)})
+    assert not info["is_success"] and info["distance"] > 50
+
+
+def test_different_rooms_protocol() -> None:
+    a = sample_start_goal_in_different_rooms(np.random.default_rng(3))
+    b = sample_start_goal_in_different_rooms(np.random.default_rng(3))
+    np.testing.assert_array_equal(a["start"], b["start"])
+    env = TwoRoomEnv(obs_mode="state")
+    for seed in range(20):
+        opts = sample_start_goal_in_different_rooms(np.random.default_rng(seed))
+        obs, info = env.reset(seed=seed, options=opts)
+        assert which_room(float(obs[0]), opts["wall_x"]) == -which_room(
+            float(info["goal"][0]), opts["wall_x"]
+        )
+        obs, info = env.reset(seed=seed, options={"different_rooms": True})
+        assert which_room(float(obs[0]), obs[2]) == -which_room(float(info["goal"][0]), obs[2])
+
+
+def test_pixel_peak_at_agent_and_sigma() -> None:
+    env = TwoRoomEnv(obs_mode="both")
+    for start in [(12.3, 40.7), (50.0, 15.0), (33.6, 52.2)]:
+        obs, _ = env.reset(seed=0, options={"wall_x": 25, "door_y": 20, "start": start})
+        img = obs["pixels"][..., 0].astype(np.float64)
+        py, px = np.unravel_index(np.argmax(img), img.shape)
+        assert abs(px - start[0]) <= 1.0 and abs(py - start[1]) <= 1.0
+    # at an integer position the row profile is 255 * exp(-d^2 / (2 sigma^2)), truncated
+    obs, _ = env.reset(seed=0, options={"wall_x": 25, "door_y": 20, "start": (34.0, 52.0)})
+    profile = obs["pixels"][52, 31:38, 0].astype(np.float64)  # (7,)
+    d = np.arange(-3, 4)
+    sigma = np.sqrt(np.mean(d[d != 0] ** 2 / (-2 * np.log(profile[d != 0] / 255.0))))
+    assert profile[3] == 255 and sigma == pytest.approx(1.3, abs=0.05)
+
+
+def _explore(seed_base: int, episodes: int, steps: int) -> tuple[float, list[np.ndarray]]:
+    env = TwoRoomEnv(obs_mode="state")
+    policy = make_explorer(env.observation_space, env.action_space)
+    crossed, all_actions = 0, []
+    for ep in range(episodes):
+        obs, info = env.reset(seed=seed_base + ep)
+        policy.reset(obs, info, np.random.default_rng(seed_base + ep))
+        rooms = {which_room(float(obs[0]), float(obs[2]))}
+        for _ in range(steps):
+            action = policy.act(obs, info)
+            assert env.action_space.contains(action)
+            all_actions.append(action)
+            obs, _, _, _, info = env.step(action)
+            rooms.add(which_room(float(obs[0]), float(obs[2])))
+        crossed += {-1, 1} <= rooms
+    return crossed / episodes, all_actions
+
+
+def test_explorer_valid_deterministic_and_crosses() -> None:
+    share, actions = _explore(0, 200, 100)
+    assert share > 0.10, f"only {share:.0%} of episodes crossed rooms"
+    assert max(np.linalg.norm(a) for a in actions) <= MAX_STEP + 1e-5
+    _, again = _explore(0, 3, 50)
+    np.testing.assert_array_equal(np.stack(actions[:50]), np.stack(again[:50]))
+    assert isinstance(
+        make_explorer(gym.spaces.Box(0, 1, (4,)), TwoRoomEnv().action_space), TwoRoomExplorer
+    )
+    with pytest.raises(ValueError):
+        make_explorer(gym.spaces.Box(0, 1, (4,)), gym.spaces.Discrete(3))

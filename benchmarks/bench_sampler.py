@@ -40,7 +40,9 @@ def write_dataset(path: Path, obs_space: gym.Space, episodes: int, steps: int, s
     )
     rng = np.random.default_rng(seed)
     key = obs_fields(obs_space)[0]
-    with DatasetWriter.create(path, meta, overwrite=True, initial_steps=episodes * (steps + 1)) as w:
+    with DatasetWriter.create(
+        path, meta, overwrite=True, initial_steps=episodes * (steps + 1)
+    ) as w:
         for _ in range(episodes):
             if key.is_image:  # smooth blobs plus noise: neither trivially compressible nor noise
                 base = rng.integers(0, 255, (steps + 1, 8, 8, key.shape[-1]), dtype=np.uint8)

@@ -28,7 +28,9 @@ OBS_SPACE = gym.spaces.Dict(
 ACTION_SPACE = gym.spaces.Box(-1, 1, (2,), np.float32)
 
 
-def make_meta(obs_space: gym.Space = OBS_SPACE, action_space: gym.Space = ACTION_SPACE) -> DatasetMeta:
+def make_meta(
+    obs_space: gym.Space = OBS_SPACE, action_space: gym.Space = ACTION_SPACE
+) -> DatasetMeta:
     return DatasetMeta(
         env_id="test/Fake-v0",
         obs_fields=tuple(obs_fields(obs_space)),

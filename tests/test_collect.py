@@ -77,7 +77,11 @@ def make_nan_policy(observation_space, action_space):
 def test_nan_observation_stops_with_a_clear_error_and_keeps_finished_episodes(tmp_path):
     EPISODES_STARTED.clear()
     cfg = CollectConfig(
-        "Pendulum-v1", tmp_path / "p.h5", episodes=5, max_steps=10, workers=1,
+        "Pendulum-v1",
+        tmp_path / "p.h5",
+        episodes=5,
+        max_steps=10,
+        workers=1,
         policy="tests.test_collect:make_nan_policy",
     )
     with pytest.raises(DatasetError, match="NaN/inf at row 1"):

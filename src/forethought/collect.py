@@ -12,6 +12,8 @@ import io
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,11 +194,10 @@ def collect(
         cfg: what to collect.
         on_episode: called after each written episode with (episodes done, total, rows in it).
     """
+    start = _episodes_on_disk(cfg)  # refuse an existing file before making any env
     meta = dataset_meta(cfg)
-    start = _episodes_on_disk(cfg)
     todo = list(range(start, cfg.episodes))
     workers = cfg.workers or os.cpu_count() or 1
-    # Workers start before the file is opened, so no child inherits the writer's file lock.
     with _episode_stream(cfg, todo, workers) as stream:
         writer = _open_writer(cfg, meta)
         try:
@@ -215,14 +216,29 @@ def collect(
 def _episode_stream(
     cfg: CollectConfig, todo: list[int], workers: int
 ) -> Iterator[Iterator[list[Episode]]]:
-    """Chunks of finished episodes, in episode order, from a pool of worker processes."""
+    """Chunks of finished episodes, in episode order, from a pool of worker processes.
+
+    Workers are spawned, not forked: a forked child would inherit the parent's renderer state
+    (an EGL context for MuJoCo) and the writer's file lock. A worker that dies is reported, not
+    waited for forever.
+    """
     chunks = _chunks(todo, workers)
     if workers <= 1 or len(chunks) <= 1:
         yield (_collect_chunk(cfg, chunk) for chunk in chunks)
         return
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(min(workers, len(chunks))) as pool:
-        yield pool.imap(_ChunkTask(cfg), chunks)
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx) as pool:
+        yield _reporting_worker_death(pool.map(_ChunkTask(cfg), chunks))
+
+
+def _reporting_worker_death(results: Iterator[list[Episode]]) -> Iterator[list[Episode]]:
+    try:
+        yield from results
+    except BrokenProcessPool as e:
+        raise ForethoughtError(
+            "a collection worker died (killed, out of memory, or crashed inside the env); "
+            "finished episodes are saved: rerun with --resume, or --workers 1 to see the crash"
+        ) from e
 
 
 @dataclass(frozen=True)

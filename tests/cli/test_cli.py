@@ -29,8 +29,18 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
 def test_collect_inspect_check_export_import(tmp_path):
     out = tmp_path / "two_room.h5"
     proc = forethought(
-        "collect", "forethought/TwoRoom-v0", "--episodes", "4", "--max-steps", "10",
-        "--obs", "both", "--out", str(out), "--workers", "2",
+        "collect",
+        "forethought/TwoRoom-v0",
+        "--episodes",
+        "4",
+        "--max-steps",
+        "10",
+        "--obs",
+        "both",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
     )
     assert proc.returncode == 0, proc.stderr
     assert "wrote 4 episodes" in proc.stdout
@@ -73,7 +83,9 @@ def test_corrupt_file_and_existing_out(tmp_path):
     proc = forethought("data", "check", str(bad))
     assert proc.returncode == 2 and "corrupt or truncated" in proc.stdout
     out = tmp_path / "p.h5"
-    assert forethought("collect", "Pendulum-v1", "--episodes", "2", "--out", str(out)).returncode == 0
+    assert (
+        forethought("collect", "Pendulum-v1", "--episodes", "2", "--out", str(out)).returncode == 0
+    )
     assert_one_line_error(
         forethought("collect", "Pendulum-v1", "--episodes", "3", "--out", str(out)),
         "already exists; pass --resume",
@@ -82,7 +94,15 @@ def test_corrupt_file_and_existing_out(tmp_path):
     assert proc.returncode == 0 and "now 3 episodes" in proc.stdout
     assert_one_line_error(
         forethought(
-            "collect", "Pendulum-v1", "--episodes", "4", "--out", str(out), "--resume", "--obs", "both"
+            "collect",
+            "Pendulum-v1",
+            "--episodes",
+            "4",
+            "--out",
+            str(out),
+            "--resume",
+            "--obs",
+            "both",
         ),
         "cannot append",
     )

@@ -11,9 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import make_episode
 from forethought.data.check import check_dataset
 from forethought.data.reader import Dataset
+from tests.conftest import make_episode
 
 WRITER = textwrap.dedent(
     """

@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import episode_steps, make_episode, make_meta
 from forethought.core.errors import DatasetError
 from forethought.data.check import check_dataset
 from forethought.data.episode import Episode
 from forethought.data.reader import Dataset
 from forethought.data.writer import DatasetWriter
+from tests.conftest import episode_steps, make_episode, make_meta
 
 
 def test_round_trip_every_episode(small_dataset):
@@ -41,8 +41,12 @@ def test_final_file_compresses_images_and_resume_appends(small_dataset):
         w.append(make_episode(20, 4))
     with Dataset(small_dataset) as ds:
         assert ds.n_episodes == 21
-        np.testing.assert_array_equal(ds.episode(20).obs["pixels"], make_episode(20, 4).obs["pixels"])
-        np.testing.assert_array_equal(ds.episode(3).obs["state"], make_episode(3, episode_steps(3)).obs["state"])
+        np.testing.assert_array_equal(
+            ds.episode(20).obs["pixels"], make_episode(20, 4).obs["pixels"]
+        )
+        np.testing.assert_array_equal(
+            ds.episode(3).obs["state"], make_episode(3, episode_steps(3)).obs["state"]
+        )
     assert check_dataset(small_dataset) == []
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -68,30 +67,9 @@ def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def tree_util(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Minari's DataCollector needs ``jax.tree_util.tree_map`` (the ``minari[create]`` extra).
-
-    Without jax, stand in a minimal tree_map with the semantics DataCollector relies on (the
-    first tree gives the structure; dict/list/tuple are nodes, anything else a leaf).
-    """
-    try:
-        import jax.tree_util  # noqa: F401
-    except ImportError:
-
-        def tree_map(f, tree, *rest):
-            if tree is None:
-                return None
-            if isinstance(tree, dict):
-                return {k: tree_map(f, v, *(r[k] for r in rest)) for k, v in tree.items()}
-            if isinstance(tree, (list, tuple)):
-                return type(tree)(tree_map(f, v, *(r[i] for r in rest)) for i, v in enumerate(tree))
-            return f(tree, *rest)
-
-        jax = types.ModuleType("jax")
-        jax.tree_util = types.ModuleType("jax.tree_util")
-        jax.tree_util.tree_map = tree_map
-        monkeypatch.setitem(sys.modules, "jax", jax)
-        monkeypatch.setitem(sys.modules, "jax.tree_util", jax.tree_util)
+def tree_util() -> None:
+    """Minari's DataCollector needs jax (the ``minari[create]`` extra, part of ``dev``)."""
+    pytest.importorskip("jax.tree_util", reason="Minari's DataCollector needs minari[create]")
 
 
 # ------------------------------------------------------------------ helpers

@@ -19,7 +19,9 @@ def test_windows_never_cross_an_episode(small_dataset, in_memory):
     with Dataset(small_dataset) as ds:
         episode = ds.load("episode")
         state = ds.load("obs/state")
-        sampler = WindowSampler(ds, window=6, batch_size=64, in_memory=in_memory, span_rows=40, seed=1)
+        sampler = WindowSampler(
+            ds, window=6, batch_size=64, in_memory=in_memory, span_rows=40, seed=1
+        )
         seen = set()
         for _ in range(150):
             b = sampler.sample()

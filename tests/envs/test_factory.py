@@ -54,6 +54,7 @@ def test_pixels_from_headless_mujoco():
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(env.action_space.sample())
     assert obs.shape == (48, 48, 3) and obs.std() > 0
+    assert env.unwrapped.mujoco_renderer.camera_id == 0  # the "track" camera follows the body
     env.close()
 
 

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     dt = time.perf_counter() - t0
     print(
         f"wrote {result.episodes_added} episodes to {result.path} in {dt:.1f}s "
-        f"(now {result.episodes_total} episodes, {result.steps_total - result.episodes_total} steps)"
+        f"(now {result.episodes_total} episodes, "
+        f"{result.steps_total - result.episodes_total} steps)"
     )
     return 0

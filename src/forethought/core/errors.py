@@ -25,3 +25,7 @@ class MissingExtraError(ForethoughtError):
         )
         self.package = package
         self.extra = extra
+        self.what = what
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # survives worker processes
+        return (MissingExtraError, (self.package, self.extra, self.what))

@@ -41,7 +41,9 @@ class FieldSpec:
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> FieldSpec:
-        return FieldSpec(key=str(d["key"]), shape=tuple(int(s) for s in d["shape"]), dtype=d["dtype"])
+        return FieldSpec(
+            key=str(d["key"]), shape=tuple(int(s) for s in d["shape"]), dtype=d["dtype"]
+        )
 
 
 def _is_text_space(space: gym.Space) -> bool:

@@ -116,7 +116,7 @@ class Dataset:
         )
 
     def fingerprint(self) -> str:
-        """A short hash of the metadata (less its creation time), episode index, actions, rewards."""
+        """A short hash of the metadata (less its creation time), index, actions and rewards."""
         h = hashlib.sha256(dataclasses.replace(self.meta, created="").to_json().encode())
         for arr in (
             self.episode_starts,

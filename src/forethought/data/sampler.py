@@ -182,7 +182,9 @@ class _SpanPool:
         eps, n = s.episodes, s.episodes.size
         first = int(s._rng.integers(0, n))
         order = np.roll(np.arange(n), -first)
-        count = int(np.searchsorted(np.cumsum(s.dataset.episode_lengths[eps[order]]), self.span_rows))
+        count = int(
+            np.searchsorted(np.cumsum(s.dataset.episode_lengths[eps[order]]), self.span_rows)
+        )
         chosen = eps[order[: min(n, count + 1)]]
         pieces = np.split(chosen, np.flatnonzero(np.diff(chosen) != 1) + 1)  # contiguous runs
         global_starts, local_starts, parts, offset = [], [], [], 0

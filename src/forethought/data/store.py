@@ -15,8 +15,8 @@ Crash safety (a ``kill -9`` at any moment keeps every finished episode) comes fr
 HDF5 metadata while appending: every array is contiguous and allocated up front, so an append only
 writes raw bytes into space that already exists, then bumps ``commit`` (written last, after a
 flush). Readers look at rows below ``commit`` only. Growing past the capacity, and the final
-compaction to the exact size (with compressed images), write a new file beside the old one and ``os.replace`` it in, which
-is atomic: a crash leaves either the old file or the new one, never half of each.
+compaction to the exact size (with compressed images), write a new file beside the old one and
+``os.replace`` it in, which is atomic: a crash leaves either the old file or the new one.
 """
 
 from __future__ import annotations

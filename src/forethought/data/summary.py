@@ -49,7 +49,8 @@ class DatasetSummary:
             f"  {self.episodes} episodes, {self.steps} steps (length {self.length_min}/"
             f"{self.length_mean:.1f}/{self.length_max} min/mean/max), terminated "
             f"{self.terminated}, truncated {self.truncated}",
-            f"  return {self.return_mean:.3f} +- {self.return_std:.3f}   fingerprint {self.fingerprint}",
+            f"  return {self.return_mean:.3f} +- {self.return_std:.3f}   "
+            f"fingerprint {self.fingerprint}",
             "  keys:",
         ]
         for k in self.keys:
@@ -94,7 +95,8 @@ def summarize(ds: Dataset) -> DatasetSummary:
         if dtype.kind in "iuf" and np.prod(ds.field_shape(key)) <= 4096:
             arr = ds.load(key)
             low, high = float(arr.min()), float(arr.max())
-        keys.append(KeySummary(key, ds.field_shape(key), dtype.name, low, high))
+        name = f"text{dtype.itemsize}" if dtype.kind == "S" else dtype.name
+        keys.append(KeySummary(key, ds.field_shape(key), name, low, high))
     first = ds.load("is_first")
     action = ds.load("action")[~first]
     reward = ds.load("reward")

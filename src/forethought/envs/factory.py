@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 
 from forethought.core.errors import EnvError, MissingExtraError
-from forethought.envs.pixels import PixelObservation, speed_up_mujoco_rendering
+from forethought.envs.pixels import PixelObservation, prepare_mujoco_rendering
 
 OBS_MODES = ("state", "pixels", "both")
 # Envs that draw their own pixels and take ``obs_mode`` directly.
@@ -81,7 +81,7 @@ def make_env(
     env = _make(env_id, make_kwargs)
     if native or obs == "state":
         return env
-    speed_up_mujoco_rendering(env)
+    prepare_mujoco_rendering(env)
     try:
         return PixelObservation(env, size=image_size, keep_state=obs == "both")
     except (gym.error.Error, TypeError, ValueError) as e:

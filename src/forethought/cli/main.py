@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from forethought import __version__
-from forethought.cli import collect_cmd, data_cmd, envs_cmd
+from forethought.cli import collect_cmd, data_cmd, envs_cmd, train_cmd
 from forethought.core.errors import ForethoughtError
 
-COMMANDS = (collect_cmd, data_cmd, envs_cmd)
+COMMANDS = (collect_cmd, data_cmd, envs_cmd, train_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,176 @@
+"""Configs of the JEPA world models and their size presets (plain Python values you can grep).
+
+Every field is documented where it is declared; ``__post_init__`` rejects bad values with a
+one-line message that names the field and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from forethought.core.errors import ForethoughtError
+
+REGULARIZERS = ("sigreg", "vicreg")
+
+
+@dataclass(frozen=True)
+class JEPAConfig:
+    """A JEPA-style latent predictive world model (encoder + recurrent latent predictor)."""
+
+    # --- sizes
+    latent_dim: int = 32
+    """D: size of the latent of one observation."""
+    hidden_dim: int = 128
+    """D_h: GRU state size (per ensemble member)."""
+    encoder_width: int = 128
+    """Hidden width of the per-key MLP encoders and of the fusion layer."""
+    cnn_channels: tuple[int, ...] = (8, 16, 32, 32)
+    """Channels of the image encoder's conv layers (stride 2 while the image is >= 8 px)."""
+    obs_keys: tuple[str, ...] | None = None
+    """Observation keys to read (None: every non-text key of the dataset)."""
+    members: int = 1
+    """Predictor heads sharing the encoder; > 1 gives epistemic disagreement."""
+    residual: bool = True
+    """Predict latent increments (z_next = z + head(h)) instead of absolute latents."""
+
+    # --- objective
+    context: int = 1
+    """K: observed rows before the open-loop rollout over the rest of the window."""
+    one_step_weight: float = 1.0
+    """Weight of the teacher-forced one-step prediction error."""
+    open_loop_weight: float = 1.0
+    """Weight of the open-loop multi-step prediction error."""
+    stop_grad_target: bool = True
+    """Targets are the online encoder's latents with gradients stopped (else trained jointly)."""
+    regularizer: str = "sigreg"
+    """Anti-collapse term: 'sigreg' (LeJEPA) or 'vicreg' (PLDM: variance, covariance, time, IDM)."""
+    sigreg_weight: float = 0.1
+    """lambda of SIGReg (LeWM uses 0.1 with a plain MSE prediction loss)."""
+    sigreg_slices: int = 256
+    """Random 1-D projections per step."""
+    sigreg_knots: int = 17
+    """Quadrature points of the Epps-Pulley integral on [0, 3] (odd)."""
+    vic_var_weight: float = 16.0
+    """VICReg std hinge weight (eb_jepa Two Rooms default)."""
+    vic_cov_weight: float = 8.0
+    """VICReg off-diagonal covariance weight (mean over off-diagonal entries)."""
+    vic_time_weight: float = 12.0
+    """Temporal smoothness weight ||z_{t+1} - z_t||^2 (PLDM's sim_t)."""
+    idm_weight: float | None = None
+    """Inverse-dynamics weight; None resolves to 1.0 for 'vicreg' and 0.0 for 'sigreg'."""
+
+    seed: int = 0
+    """Seed of the parameter initialization."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for f in ("latent_dim", "hidden_dim", "encoder_width", "members", "context"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ForethoughtError(f"{name}: {f} must be an integer >= 1, got {v!r}")
+        chans = self.cnn_channels
+        if (
+            not isinstance(chans, tuple)
+            or not chans
+            or any(not isinstance(c, int) or c < 1 for c in chans)
+        ):
+            raise ForethoughtError(
+                f"{name}: cnn_channels must be a non-empty tuple of positive ints, got {chans!r}"
+            )
+        if self.obs_keys is not None and (
+            not isinstance(self.obs_keys, tuple) or not self.obs_keys
+        ):
+            raise ForethoughtError(
+                f"{name}: obs_keys must be None or a non-empty tuple of keys, got {self.obs_keys!r}"
+            )
+        if self.regularizer not in REGULARIZERS:
+            raise ForethoughtError(
+                f"{name}: regularizer must be one of {list(REGULARIZERS)}, got {self.regularizer!r}"
+            )
+        if self.idm_weight is None:
+            object.__setattr__(self, "idm_weight", 1.0 if self.regularizer == "vicreg" else 0.0)
+        for f in (
+            "one_step_weight",
+            "open_loop_weight",
+            "sigreg_weight",
+            "vic_var_weight",
+            "vic_cov_weight",
+            "vic_time_weight",
+            "idm_weight",
+        ):
+            v = getattr(self, f)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+                raise ForethoughtError(f"{name}: {f} must be a number >= 0, got {v!r}")
+        if self.one_step_weight == 0 and self.open_loop_weight == 0:
+            raise ForethoughtError(
+                f"{name}: one_step_weight and open_loop_weight are both 0; nothing would be learned"
+            )
+        if self.sigreg_slices < 1 or self.sigreg_knots < 3 or self.sigreg_knots % 2 == 0:
+            raise ForethoughtError(
+                f"{name}: need sigreg_slices >= 1 and an odd sigreg_knots >= 3, got "
+                f"{self.sigreg_slices} and {self.sigreg_knots}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able field values (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JEPAConfig:
+        """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
+        return with_overrides(cls(), **d)
+
+
+@dataclass(frozen=True)
+class JEPAEnsembleConfig(JEPAConfig):
+    """A JEPA with several predictor members sharing one encoder (disagreement = uncertainty)."""
+
+    members: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.members < 2:
+            raise ForethoughtError(
+                f"JEPAEnsembleConfig: members must be >= 2 for an ensemble, got {self.members} "
+                "(use model 'jepa' for a single predictor)"
+            )
+
+
+def with_overrides(config: JEPAConfig, **overrides: Any) -> JEPAConfig:
+    """``config`` with some fields replaced; unknown names and bad values raise ForethoughtError."""
+    names = {f.name for f in fields(config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ForethoughtError(
+            f"{type(config).__name__} has no field(s) {unknown}; valid fields: {sorted(names)}"
+        )
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    if "regularizer" in fixed and "idm_weight" not in fixed:
+        fixed["idm_weight"] = None  # re-resolve the regularizer-dependent default
+    return replace(config, **fixed)
+
+
+_SIZES: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        latent_dim=32, hidden_dim=128, encoder_width=128, cnn_channels=(8, 16, 32, 32),
+        sigreg_slices=128,
+    ),
+    "small": dict(
+        latent_dim=64, hidden_dim=256, encoder_width=256, cnn_channels=(16, 32, 64, 64),
+        sigreg_slices=256,
+    ),
+    "base": dict(
+        latent_dim=128, hidden_dim=512, encoder_width=512, cnn_channels=(32, 64, 128, 128),
+        sigreg_slices=512,
+    ),
+}  # fmt: skip
+
+JEPA_PRESETS: dict[str, JEPAConfig] = {k: JEPAConfig(**v) for k, v in _SIZES.items()}
+JEPA_ENSEMBLE_PRESETS: dict[str, JEPAConfig] = {
+    k: JEPAEnsembleConfig(**v, members=m)
+    for (k, v), m in zip(_SIZES.items(), (4, 5, 5), strict=True)
+}

@@ -170,3 +170,15 @@ def test_refuses_corrupt_files_in_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ForethoughtError, match="no checkpoint found"):
         load_checkpoint(tmp_path / "empty")
+
+
+def test_a_safetensors_header_length_starting_with_0x80_is_not_a_pickle(tmp_path):
+    """Regression: a header of 0x..80 bytes made the first byte look like the pickle opcode."""
+    from forethought.training.checkpoint import _refuse_pickle
+
+    header = b'{"__metadata__":{"pad":"' + b"x" * (0x180 - 27) + b'"}}'
+    assert len(header) == 0x180
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(len(header).to_bytes(8, "little") + header)
+    assert f.read_bytes()[0] == 0x80
+    _refuse_pickle(f)  # no error

@@ -30,7 +30,7 @@ def cli(*argv: str) -> int:
 def stand_in(monkeypatch):
     built = []
 
-    def resolve(name, preset, dataset, seed):
+    def resolve(name, preset, dataset, seed, overrides=None):
         built.append((name, preset, seed))
         return TinyModel()
 
@@ -114,3 +114,10 @@ def test_a_registered_model_trains(linear_data, tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["name"] == name and config["model"]["data_spec"]["action_dim"] == 2
     assert read_metrics(out)[-1]["step"] == 3
+
+
+def test_set_and_obs_keys_reach_the_model_config():
+    overrides = train_cmd.parse_overrides(["latent_dim=16", "regularizer=vicreg"], "pixels,state")
+    assert overrides == {"latent_dim": 16, "regularizer": "vicreg", "obs_keys": ("pixels", "state")}
+    with pytest.raises(ForethoughtError, match="FIELD=VALUE"):
+        train_cmd.parse_overrides(["latent_dim"], None)

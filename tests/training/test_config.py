@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -105,7 +106,9 @@ def test_device_and_threads_are_chosen_in_one_place():
     with pytest.raises(ForethoughtError, match="choose one of auto, cpu, cuda, mps"):
         resolve_device("tpu")
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
-    assert default_threads() == 1
-    assert set_threads(None) == 1 and torch.get_num_threads() == 1
+    expected = max(1, min(2, os.cpu_count() or 1))
+    assert default_threads() == expected
+    assert set_threads(None) == expected and torch.get_num_threads() == expected
+    set_threads(1)
     with pytest.raises(ForethoughtError, match="--threads must be at least 1"):
         set_threads(0)

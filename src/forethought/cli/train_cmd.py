@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="windows per step (default 32)")
     p.add_argument("--window", type=int, default=None, help="rows per window (default 16)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (min(2, cores))")
     p.add_argument("--val-fraction", type=float, default=None, help="held-out episodes (0.1)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (1e-3)")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (100)")
@@ -49,6 +49,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (500)")
     p.add_argument("--log-every", type=int, default=None, help="log every N steps (50)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps")
+    p.add_argument(
+        "--obs-keys", default=None, help="observation keys the model reads, e.g. pixels (all)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="model config field and JSON value, repeatable (e.g. --set latent_dim=16)",
+    )
     p.set_defaults(run=run)
     m = sub.add_parser("models", help="list the world models 'forethought train' can build")
     m.set_defaults(run=run_models)
@@ -60,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
     time_budget_s = parse_duration(args.time_budget) if args.time_budget else None
     given = {SETTINGS[k]: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
+    model_overrides: dict[str, Any] = {}
     if args.resume:
+        if args.overrides or args.obs_keys:
+            raise ForethoughtError("--set and --obs-keys apply to a new run; drop them to resume")
         stored = RunDir.prepare(args.out, resume=True).read_config()
         name, preset = args.model or stored.model_name, args.preset or stored.preset
+        model_overrides = stored.model_config
         cfg = stored.train
         if args.steps is not None or time_budget_s is not None:
             cfg = dataclasses.replace(cfg, steps=args.steps, time_budget_s=time_budget_s)
@@ -72,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             raise ForethoughtError("--model is required for a new run (see: forethought models)")
         RunDir.prepare(args.out, resume=False)  # refuse an occupied --out before anything else
         name, preset = args.model, args.preset or DEFAULT_PRESET
+        model_overrides = parse_overrides(args.overrides, args.obs_keys)
         steps = DEFAULT_STEPS if args.steps is None and time_budget_s is None else args.steps
         cfg = TrainConfig(steps=steps, time_budget_s=time_budget_s, **given)
     budget = f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.time_budget_s:g}s"
@@ -81,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         cfg,
-        lambda dataset: resolve_model(name, preset, dataset, cfg.seed),
+        lambda dataset: resolve_model(name, preset, dataset, cfg.seed, model_overrides),
         model_name=name,
         preset=preset,
         resume=args.resume,
@@ -97,16 +113,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_model(name: str, preset: str, dataset: Any, seed: int) -> Any:
+def resolve_model(
+    name: str, preset: str, dataset: Any, seed: int, overrides: dict[str, Any] | None = None
+) -> Any:
     """Build a registered model for an open dataset (tests monkeypatch this).
 
-    The model's own ``seed`` field (when its config has one) follows ``--seed``.
+    The model's own ``seed`` field (when its config has one) follows ``--seed``; ``overrides``
+    replace config fields (``--set``, ``--obs-keys``, or a resumed run's whole stored config).
     """
     from forethought.models.registry import build_model, make_config
     from forethought.models.spec import DataSpec
 
-    overrides = {"seed": seed} if hasattr(make_config(name, preset), "seed") else {}
-    return build_model(name, preset, DataSpec.from_dataset(dataset), **overrides)
+    fields = dict(overrides or {})
+    if hasattr(make_config(name, preset), "seed"):
+        fields["seed"] = seed
+    return build_model(name, preset, DataSpec.from_dataset(dataset), **fields)
+
+
+def parse_overrides(pairs: list[str], obs_keys: str | None) -> dict[str, Any]:
+    """``--set FIELD=JSON`` pairs (a bare word is taken as a string) and ``--obs-keys a,b``."""
+    import json
+
+    from forethought.core.errors import ForethoughtError
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        field, sep, text = pair.partition("=")
+        if not sep or not field:
+            raise ForethoughtError(f"--set wants FIELD=VALUE, got {pair!r}")
+        try:
+            out[field] = json.loads(text)
+        except json.JSONDecodeError:
+            out[field] = text
+    if obs_keys:
+        out["obs_keys"] = tuple(k for k in obs_keys.split(",") if k)
+    return out
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from forethought.core.errors import ForethoughtError
 
 REGULARIZERS = ("sigreg", "vicreg")
+IMAGE_ENCODERS = ("keypoints", "conv")
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,12 @@ class JEPAConfig:
     """D_h: GRU state size (per ensemble member)."""
     encoder_width: int = 128
     """Hidden width of the per-key MLP encoders and of the fusion layer."""
-    cnn_channels: tuple[int, ...] = (8, 16, 32, 32)
-    """Channels of the image encoder's conv layers (stride 2 while the image is >= 8 px)."""
+    cnn_channels: tuple[int, ...] = (8, 16, 16)
+    """Image encoder channels. 'keypoints': conv widths (stride 2 while the map stays >= 16 px),
+    the last entry is the number of keypoints K. 'conv': conv widths (stride 2 while >= 8 px)."""
+    image_encoder: str = "keypoints"
+    """Image keys: 'keypoints' (convs + spatial softmax; cnn_channels[-1] keypoints) or 'conv'
+    (strided convs, pooled and flattened)."""
     obs_keys: tuple[str, ...] | None = None
     """Observation keys to read (None: every non-text key of the dataset)."""
     members: int = 1
@@ -83,6 +88,11 @@ class JEPAConfig:
         ):
             raise ForethoughtError(
                 f"{name}: obs_keys must be None or a non-empty tuple of keys, got {self.obs_keys!r}"
+            )
+        if self.image_encoder not in IMAGE_ENCODERS:
+            raise ForethoughtError(
+                f"{name}: image_encoder must be one of {list(IMAGE_ENCODERS)}, "
+                f"got {self.image_encoder!r}"
             )
         if self.regularizer not in REGULARIZERS:
             raise ForethoughtError(
@@ -156,15 +166,15 @@ def with_overrides(config: JEPAConfig, **overrides: Any) -> JEPAConfig:
 
 _SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(
-        latent_dim=32, hidden_dim=128, encoder_width=128, cnn_channels=(8, 16, 32, 32),
+        latent_dim=32, hidden_dim=128, encoder_width=128, cnn_channels=(8, 16, 16),
         sigreg_slices=128,
     ),
     "small": dict(
-        latent_dim=64, hidden_dim=256, encoder_width=256, cnn_channels=(16, 32, 64, 64),
+        latent_dim=64, hidden_dim=256, encoder_width=256, cnn_channels=(16, 32, 32),
         sigreg_slices=256,
     ),
     "base": dict(
-        latent_dim=128, hidden_dim=512, encoder_width=512, cnn_channels=(32, 64, 128, 128),
+        latent_dim=128, hidden_dim=512, encoder_width=512, cnn_channels=(32, 64, 64, 64),
         sigreg_slices=512,
     ),
 }  # fmt: skip

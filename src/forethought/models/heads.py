@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from forethought.core.errors import ForethoughtError
+
 
 class _Standardize(nn.Module):
     """Fixed per-feature affine map fit on data: (x - mean) / std and back."""
@@ -148,7 +150,7 @@ def fit_probe(latents: Tensor, targets: Tensor, kind: str = "mlp", **kwargs) -> 
         return fit_linear_probe(latents, targets, **kwargs)
     if kind == "mlp":
         return fit_mlp_head(latents, targets, loss="mse", **kwargs)
-    raise ValueError(f"probe kind must be 'linear' or 'mlp', got {kind!r}")
+    raise ForethoughtError(f"probe kind must be 'linear' or 'mlp', got {kind!r}")
 
 
 def fit_reward_head(latents: Tensor, rewards: Tensor, **kwargs) -> MLPHead:

@@ -54,6 +54,7 @@ class JEPAWorldModel(nn.Module):
             config.latent_dim,
             config.encoder_width,
             config.cnn_channels,
+            config.image_encoder,
         )
         self.dynamics = LatentDynamics(
             config.members, config.latent_dim, self.action_in, config.hidden_dim, config.residual

@@ -16,6 +16,7 @@ from forethought.training.checkpoint import (
 )
 from forethought.training.config import TrainConfig, parse_duration
 from forethought.training.device import default_threads, resolve_device, set_threads
+from forethought.training.load import LoadedRun, load_run
 from forethought.training.optim import EmaWeights, build_optimizer, lr_at
 from forethought.training.run import ModelFactory, resume_config, train
 from forethought.training.rundir import RunConfig, RunDir
@@ -24,6 +25,7 @@ from forethought.training.trainer import RunIdentity, Trainer, TrainResult
 
 __all__ = [
     "Checkpoint",
+    "LoadedRun",
     "CheckpointInfo",
     "EmaWeights",
     "EpisodeSplit",
@@ -38,6 +40,7 @@ __all__ = [
     "default_threads",
     "latest_checkpoint",
     "load_checkpoint",
+    "load_run",
     "lr_at",
     "parse_duration",
     "resolve_device",

@@ -178,9 +178,18 @@ def _read_header(path: Path) -> dict[str, Any]:
 
 
 def _refuse_pickle(path: Path) -> None:
+    """Refuse pickle / torch.save files before safetensors sees them.
+
+    A safetensors file opens with its JSON header's length (8 bytes, little-endian) and then
+    ``{``; that length's first byte may well be 0x80, the pickle opcode, so the safetensors
+    layout is recognized first.
+    """
     with open(path, "rb") as f:
-        head = f.read(4)
-    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+        head = f.read(9)
+    size = path.stat().st_size
+    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size:
+        return
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
         raise ForethoughtError(
             f"{path}: looks like a pickle / torch.save file; forethought loads only safetensors + "
             "JSON checkpoints and never unpickles"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from forethought.core.errors import ForethoughtError
@@ -36,25 +38,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def default_threads() -> int:
-    """Torch intra-op threads used when ``--threads`` is not given: 1.
+    """Torch intra-op threads used when ``--threads`` is not given: min(2, CPU cores).
 
-    World models here are small, and small ops do not amortize thread synchronization; when another
-    process keeps a core busy, a second thread mostly waits for it. Measured on the project's
-    2-core machine (one AdamW step of a 3-layer GELU MLP, torch 2.13 CPU, the other core partly
-    busy with a colleague's job, load average ~0.7):
+    Measured on the project's 2-core machine (torch 2.13 CPU), full JEPA optimizer steps
+    (batch 32 x 16 rows) with the machine otherwise idle, ``benchmarks/bench_train.py``:
+    two threads beat one for every preset, 1.14x (state, tiny) to 1.87x (pixels, small); see
+    ``benchmarks/results/train.json``.
 
-    ============  ======  ==========  ==========  =======
-    hidden        rows    1 thread    2 threads   speedup
-    ============  ======  ==========  ==========  =======
-    64            512     2.0 ms      55.0 ms     27x
-    256           512     5.2 ms      20.1 ms     3.9x
-    1024          2048    199 ms      477 ms      2.4x
-    ============  ======  ==========  ==========  =======
-
-    One thread won at every size. On a large idle machine training a big model more threads can
-    help: pass ``--threads N`` there (and measure; the run records its thread count in env.json).
+    With another process keeping a core busy the picture flips: a second thread mostly waits
+    for the busy core. One AdamW step of a 3-layer GELU MLP (hidden 64, 512 rows) took 2.0 ms
+    with one thread and 55 ms with two while a colleague's job held the other core. Pass
+    ``--threads 1`` when training beside other work; the run records its count in env.json.
+    More than 2 threads is never chosen by default (small models do not amortize them).
     """
-    return 1
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def set_threads(threads: int | None) -> int:

@@ -1,0 +1,187 @@
+"""The MPC agent: belief + planner + warm start behind ``reset(obs)`` / ``act(obs, prev_action)``.
+
+A policy any loop can call (ours, a user's, a robot's)::
+
+    obs, info = env.reset()
+    agent.reset(obs)
+    action = None
+    while not done:
+        action = agent.act(obs, action)  # folds obs into the belief, replans every k steps
+        obs, reward, terminated, truncated, info = env.step(action)
+
+Observations are single-env numpy values (a dict of arrays, or one array, named ``pixels`` when
+it is a uint8 image and ``state`` otherwise); the agent adds the batch dimension.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from forethought.core.errors import ForethoughtError
+from forethought.models.base import Belief, Obs, WorldModel
+from forethought.planning.base import (
+    ActionSpaceInfo,
+    Objective,
+    PlanCarry,
+    Planner,
+    PlanResult,
+)
+from forethought.planning.common import BoxPlannerConfig, DiscretePlannerConfig
+
+ObjectiveFactory = Callable[[WorldModel, Obs], Objective]  # (model, first obs as tensors)
+
+
+def obs_to_tensors(obs: Any, device: torch.device | str = "cpu") -> Obs:
+    """One env observation as batch-1 tensors: key -> (1, *shape); text keys are dropped."""
+    if not isinstance(obs, dict):
+        arr = np.asarray(obs)
+        obs = {"pixels" if arr.dtype == np.uint8 and arr.ndim == 3 else "state": arr}
+    out: Obs = {}
+    for key, value in obs.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind in "USO":
+            continue
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        out[key] = torch.as_tensor(arr, device=device)[None]
+    return out
+
+
+def _action_space(planner: Any, space: Any) -> ActionSpaceInfo:
+    if space is not None:
+        return ActionSpaceInfo.of(space)
+    cfg = getattr(planner, "config", None)
+    if isinstance(cfg, BoxPlannerConfig):
+        return ActionSpaceInfo(cfg.action_dim, False, cfg.low, cfg.high)
+    if isinstance(cfg, DiscretePlannerConfig):
+        return ActionSpaceInfo(cfg.n_actions, discrete=True)
+    raise ForethoughtError(
+        f"MPCAgent cannot tell the action space of {type(planner).__name__}; pass action_space="
+    )
+
+
+def _device(model: Any) -> torch.device:
+    """Where the model's tensors live (CPU for models without any)."""
+    if isinstance(model, torch.nn.Module):
+        for t in itertools.chain(model.parameters(), model.buffers()):
+            return t.device
+    return torch.device("cpu")
+
+
+class MPCAgent:
+    """Model-predictive control: replan every ``execute_steps`` steps, warm-started.
+
+    Args:
+        model: the world model (its belief is updated with every real observation).
+        planner: any :class:`~forethought.planning.Planner`.
+        objective_factory: builds the episode's objective from (model, first observation); or pass
+            ``objective=`` to :meth:`reset`.
+        execute_steps: k, actions executed from each plan before replanning.
+        action_space: an ``ActionSpaceInfo``, Gymnasium space or ``DataSpec``; by default read
+            from the planner's config. Discrete actions are returned as Python ints.
+
+    Attributes:
+        plan_times: wall seconds of every ``plan`` call since construction.
+        last_result: the latest :class:`PlanResult`.
+    """
+
+    def __init__(
+        self,
+        model: WorldModel,
+        planner: Planner,
+        objective_factory: ObjectiveFactory | None = None,
+        execute_steps: int = 1,
+        action_space: Any = None,
+    ) -> None:
+        if execute_steps < 1:
+            raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
+        self.model, self.planner = model, planner
+        self.objective_factory = objective_factory
+        self.execute_steps = execute_steps
+        self.action_space = _action_space(planner, action_space)
+        self.discrete = self.action_space.discrete
+        self.device = _device(model)
+        self.plan_times: list[float] = []
+        self.last_result: PlanResult | None = None
+        self._belief: Belief | None = None
+        self._objective: Objective | None = None
+        self._carry: PlanCarry | None = None
+        self._plan: Tensor | None = None  # (H, A) or (H,)
+        self._cursor = 0  # actions of the current plan already executed
+        self._fresh = False  # the reset observation is folded; the next act must not refold it
+
+    @property
+    def belief(self) -> Belief:
+        if self._belief is None:
+            raise ForethoughtError("MPCAgent: call reset(obs) before act()")
+        return self._belief
+
+    def reset(self, obs: Any, objective: Objective | None = None) -> None:
+        """Start an episode at ``obs``: a fresh belief, no plan, the episode's objective."""
+        obs_t = obs_to_tensors(obs, self.device)
+        with torch.no_grad():
+            b0 = self.model.initial(1)
+            no_action = self._zero_action()
+            self._belief = self.model.observe(
+                b0, obs_t, no_action, torch.ones(1, dtype=torch.bool, device=self.device)
+            ).detach()
+        if objective is None:
+            if self.objective_factory is None:
+                raise ForethoughtError("MPCAgent.reset needs objective= or an objective_factory")
+            objective = self.objective_factory(self.model, obs_t)
+        self._objective = objective
+        self._carry, self._plan, self._cursor, self._fresh = None, None, 0, True
+
+    def _zero_action(self) -> Tensor:
+        if self.discrete:
+            return torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
+        return torch.zeros(1, self.action_space.dim, device=self.device)  # (1, A)
+
+    def observe(self, obs: Any, prev_action: Any) -> None:
+        """Fold a real observation and the action that led to it into the belief."""
+        action = torch.as_tensor(np.asarray(prev_action), device=self.device)
+        action = action.long().reshape(1) if self.discrete else action.float().reshape(1, -1)
+        obs_t = obs_to_tensors(obs, self.device)
+        first = torch.zeros(1, dtype=torch.bool, device=self.device)
+        with torch.no_grad():
+            self._belief = self.model.observe(self.belief, obs_t, action, first).detach()
+
+    def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
+        """The next action, given the latest observation and the action that led to it.
+
+        Right after :meth:`reset`, pass the reset observation with ``prev_action=None`` (it was
+        already folded in); afterwards ``prev_action`` is required.
+        """
+        if prev_action is None:
+            if not self._fresh:
+                raise ForethoughtError(
+                    "MPCAgent.act needs prev_action (the action that led to obs) "
+                    "after its first call"
+                )
+        else:
+            self.observe(obs, prev_action)
+        self._fresh = False
+        if self._plan is None or self._cursor >= min(self.execute_steps, self._plan.shape[0]):
+            self._replan()
+        assert self._plan is not None
+        action = self._plan[self._cursor]
+        self._cursor += 1
+        if self.discrete:
+            return int(action)
+        return action.detach().cpu().numpy().astype(np.float32)
+
+    def _replan(self) -> None:
+        assert self._objective is not None
+        carry = self._carry.after(self._cursor) if self._carry is not None else None
+        start = time.perf_counter()
+        result = self.planner.plan(self.model, self.belief, self._objective, carry)
+        self.plan_times.append(time.perf_counter() - start)
+        self.last_result, self._carry = result, result.carry
+        self._plan, self._cursor = result.actions, 0

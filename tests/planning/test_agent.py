@@ -1,0 +1,111 @@
+"""MPCAgent: the closed loop on the real TwoRoom env, and its bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from forethought.core.errors import ForethoughtError
+from forethought.envs import make_env
+from forethought.envs.two_room import MAX_STEP
+from forethought.planning import (
+    CallableObjective,
+    GoalObjective,
+    MPCAgent,
+    TwoRoomSimModel,
+    build_planner,
+    obs_to_tensors,
+)
+from tests.planning.helpers import GridModel, find, grid_problem, steps_off_goal
+
+TASK = {"wall_x": 32, "door_y": 32, "start": (15.0, 20.0), "goal": (48.0, 45.0)}
+
+
+def goal_objective(model, obs):
+    goal = torch.tensor([*TASK["goal"], TASK["wall_x"], TASK["door_y"]])
+    return GoalObjective(goal, mode="sum")
+
+
+def test_cem_with_the_true_simulator_crosses_to_the_other_room():
+    env = make_env("forethought/TwoRoom-v0", obs="state")
+    obs, info = env.reset(seed=0, options=TASK)
+    assert obs[0] < TASK["wall_x"] < TASK["goal"][0]  # start and goal in different rooms
+    planner = build_planner(
+        "cem", env.action_space, horizon=20, samples=128, iterations=3, elites=16
+    )
+    agent = MPCAgent(TwoRoomSimModel(), planner, goal_objective, execute_steps=4)
+    agent.reset(obs)
+    action, steps = None, 0
+    while not info["is_success"] and steps < 60:
+        action = agent.act(obs, action)
+        assert action.shape == (2,) and action.dtype == np.float32
+        assert np.all(np.abs(action) <= MAX_STEP)
+        obs, _, _, _, info = env.step(action)
+        steps += 1
+    assert info["is_success"], f"still {info['distance']:.1f} px from the goal"
+    assert obs[0] > TASK["wall_x"]
+    assert len(agent.plan_times) == math.ceil(steps / 4)  # replanned every 4 steps
+    assert all(t > 0 for t in agent.plan_times)
+
+
+def test_agent_folds_observations_and_warm_starts():
+    class Spy(TwoRoomSimModel):
+        def __init__(self):
+            super().__init__()
+            self.observed = []
+
+        def observe(self, belief, obs, prev_action, is_first):
+            self.observed.append((prev_action.clone(), bool(is_first[0])))
+            return super().observe(belief, obs, prev_action, is_first)
+
+    model = Spy()
+    planner = build_planner(
+        "mppi", make_env("forethought/TwoRoom-v0").action_space, horizon=5, samples=8, iterations=1
+    )
+    agent = MPCAgent(model, planner, goal_objective, execute_steps=2)
+    obs = np.array([15.0, 20.0, 32.0, 32.0], np.float32)
+    agent.reset(obs)
+    a0 = agent.act(obs)  # the reset observation is not folded twice
+    a1 = agent.act(obs, a0)
+    agent.act(obs, a1)  # third step: a new plan, warm-started from the shifted carry
+    assert [first for _, first in model.observed] == [True, False, False]
+    assert model.observed[0][0].shape == (1, 2)  # a zero action of the right shape at reset
+    assert torch.allclose(model.observed[1][0], torch.as_tensor(a0)[None])
+    assert len(agent.plan_times) == 2 and agent.last_result.carry.calls == 2
+    with pytest.raises(ForethoughtError, match="needs prev_action"):
+        agent.act(obs)
+
+
+def test_agent_with_discrete_actions_returns_ints():
+    model, _, goal = grid_problem()
+    planner = build_planner("beam", gym.spaces.Discrete(5), horizon=7, exhaustive_limit=5**7)
+    agent = MPCAgent(model, planner, lambda m, o: CallableObjective(steps_off_goal(goal)))
+    start = np.array(find("S"), np.float32)
+    agent.reset({"state": start, "mission": np.array("go to G")})
+    action = agent.act({"state": start})
+    assert isinstance(action, int) and action == 4  # right: going down leads into a dead end
+
+
+def test_agent_errors():
+    model = GridModel()
+    planner = build_planner("beam", gym.spaces.Discrete(5), horizon=2)
+    agent = MPCAgent(model, planner)
+    with pytest.raises(ForethoughtError, match="call reset"):
+        agent.act({"state": np.zeros(2, np.float32)}, 0)
+    with pytest.raises(ForethoughtError, match="needs objective= or an objective_factory"):
+        agent.reset({"state": np.zeros(2, np.float32)})
+    with pytest.raises(ForethoughtError, match="execute_steps must be >= 1"):
+        MPCAgent(model, planner, execute_steps=0)
+
+
+def test_obs_to_tensors_adds_a_batch_dimension():
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert obs_to_tensors(image)["pixels"].shape == (1, 4, 4, 3)
+    assert obs_to_tensors(image)["pixels"].dtype == torch.uint8
+    out = obs_to_tensors({"state": np.zeros(3), "mission": np.array("hi")})
+    assert set(out) == {"state"} and out["state"].dtype == torch.float32
+    assert obs_to_tensors(np.zeros(3, np.float32))["state"].shape == (1, 3)

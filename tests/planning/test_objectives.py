@@ -1,0 +1,69 @@
+"""Objectives on hand-computed rollouts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from forethought.core.errors import ForethoughtError
+from forethought.models.base import Rollout
+from forethought.planning import (
+    CallableObjective,
+    GoalObjective,
+    RewardObjective,
+    UncertaintyPenalty,
+)
+
+# Two candidates, two steps, D = 2; the goal is the origin.
+LATENTS = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[3.0, 4.0], [0.0, 1.0]]])  # (N, H, D)
+GOAL = torch.zeros(2)
+
+
+def test_goal_objective_modes_and_distances():
+    r = Rollout(latents=LATENTS)
+    assert GoalObjective(GOAL).cost(r).tolist() == [1.0, 26.0]  # squared, summed
+    assert GoalObjective(GOAL, mode="last").cost(r).tolist() == [0.0, 1.0]
+    assert torch.allclose(GoalObjective(GOAL, distance="l2").cost(r), torch.tensor([1.0, 6.0]))
+    weighted = GoalObjective(GOAL, weights=torch.tensor([1.0, 0.0]))
+    assert weighted.cost(r).tolist() == [1.0, 9.0]
+    mixed = GoalObjective(GOAL, mode="last", mean_weight=0.5)  # last + 0.5 * mean over steps
+    assert mixed.cost(r).tolist() == [0.25, 1.0 + 0.5 * 13.0]
+
+
+def test_goal_objective_takes_a_batch_one_goal_and_checks_shapes():
+    r = Rollout(latents=LATENTS)
+    assert GoalObjective(GOAL[None]).cost(r).tolist() == [1.0, 26.0]
+    with pytest.raises(ForethoughtError, match="mode must be 'sum' or 'last'"):
+        GoalObjective(GOAL, mode="mean")
+    with pytest.raises(ForethoughtError, match="goal has D=3"):
+        GoalObjective(torch.zeros(3)).cost(r)
+    with pytest.raises(ForethoughtError, match="weights must be"):
+        GoalObjective(GOAL, weights=torch.ones(3))
+
+
+def test_reward_objective_is_minus_discounted_return():
+    r = Rollout(latents=LATENTS)
+    head = lambda z: z.sum(-1)  # noqa: E731  rewards (N, H): [[1, 0], [7, 1]]
+    assert RewardObjective(head).cost(r).tolist() == [-1.0, -8.0]
+    assert RewardObjective(head, discount=0.5).cost(r).tolist() == [-1.0, -7.5]
+    assert RewardObjective(lambda z: z.sum(-1, keepdim=True)).cost(r).tolist() == [-1.0, -8.0]
+    with pytest.raises(ForethoughtError, match=r"must map latents \(N, H, D\) to \(2, 2\)"):
+        RewardObjective(lambda z: z).cost(r)
+
+
+def test_callable_objective_checks_its_output():
+    r = Rollout(latents=LATENTS)
+    assert CallableObjective(lambda ro: ro.latents[:, -1, 1]).cost(r).tolist() == [0.0, 1.0]
+    with pytest.raises(ForethoughtError, match=r"must give \(2,\) costs"):
+        CallableObjective(lambda ro: ro.latents.sum(-1)).cost(r)
+
+
+def test_uncertainty_penalty_adds_weighted_disagreement():
+    r = Rollout(latents=LATENTS, disagreement=torch.tensor([[0.5, 0.5], [0.0, 2.0]]))
+    assert UncertaintyPenalty(GoalObjective(GOAL), 2.0).cost(r).tolist() == [3.0, 30.0]
+    assert UncertaintyPenalty(GoalObjective(GOAL), -1.0).cost(r).tolist() == [0.0, 24.0]
+
+
+def test_uncertainty_penalty_needs_disagreement():
+    with pytest.raises(ForethoughtError, match="needs a model that reports disagreement"):
+        UncertaintyPenalty(GoalObjective(GOAL)).cost(Rollout(latents=LATENTS))

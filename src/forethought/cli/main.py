@@ -7,10 +7,17 @@ import sys
 from collections.abc import Sequence
 
 from forethought import __version__
-from forethought.cli import collect_cmd, data_cmd, envs_cmd, train_cmd
+from forethought.cli import (
+    collect_cmd,
+    data_cmd,
+    envs_cmd,
+    evaluate_cmd,
+    plan_cmd,
+    train_cmd,
+)
 from forethought.core.errors import ForethoughtError
 
-COMMANDS = (collect_cmd, data_cmd, envs_cmd, train_cmd)
+COMMANDS = (collect_cmd, data_cmd, envs_cmd, train_cmd, plan_cmd, evaluate_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

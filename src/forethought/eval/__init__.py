@@ -6,8 +6,17 @@ File tree::
                  (copy-last, linear dynamics), normalized latent error, uncertainty calibration
     perturb.py   deterministic observation / action perturbations for robustness sweeps
     grounded.py  open_loop_errors (probe-read k-step errors) and fit_state_probe
+    closed_loop.py  MPC episodes in a real env: run_episode, evaluate_planning (Wilson success,
+                 steps to success, planning ms), RandomAgent, TwoRoom start/goal tasks
 """
 
+from forethought.eval.closed_loop import (
+    EpisodeResult,
+    PlanningResult,
+    RandomAgent,
+    evaluate_planning,
+    run_episode,
+)
 from forethought.eval.grounded import (
     GroundedResult,
     encode_rows,
@@ -40,6 +49,11 @@ from forethought.eval.perturb import (
 
 __all__ = [
     "Correlation",
+    "EpisodeResult",
+    "PlanningResult",
+    "RandomAgent",
+    "evaluate_planning",
+    "run_episode",
     "GroundedResult",
     "KStepCurve",
     "LinearDynamicsBaseline",

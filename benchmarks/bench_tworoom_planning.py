@@ -1,0 +1,170 @@
+"""Closed-loop planning success on TwoRoom: random actions, the true-simulator ceiling, a run.
+
+Protocol (PLDM / DINO-WM "Wall"): ``--pairs`` start/goal pairs (default 200) drawn by
+``two_room_tasks`` from ``--seed``: random wall and door, start and goal in different rooms;
+``--max-steps`` (200) steps per episode; success = final distance < 4.5 px after the budget.
+The goal is given to the model as the goal observation (the env rendered with the agent at the
+goal) encoded with ``model.encode_goal``; the ceiling plans with ``TwoRoomSimModel`` and the
+same planner, budget and objective.
+
+``--budgets 64x2,256x4,...`` adds a success-against-budget curve (samples x iterations) for the
+ceiling and the run. Results go to ``--out`` (JSON, with the command line).
+
+Run: python benchmarks/bench_tworoom_planning.py [--run RUN] [--pairs 200] [--budgets ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from forethought.envs import make_env
+from forethought.eval.closed_loop import (
+    TRUE_SIM,
+    TWO_ROOM,
+    PlanningResult,
+    RandomAgent,
+    budget_planner,
+    evaluate_planning,
+    goal_agent_factory,
+    load_planning_model,
+    two_room_tasks,
+)
+from forethought.planning import GoalObjective
+
+
+def parse_budgets(text: str) -> list[tuple[int, int]]:
+    """``"64x2,256x4"`` -> [(64, 2), (256, 4)] (samples x iterations)."""
+    out = []
+    for item in filter(None, text.split(",")):
+        samples, _, iters = item.partition("x")
+        try:
+            out.append((int(samples), int(iters)))
+        except ValueError:
+            raise SystemExit(f"--budgets wants SAMPLESxITERATIONS items, got {item!r}") from None
+    return out
+
+
+def planning_row(
+    model: Any, args: argparse.Namespace, tasks: list, samples: int, iterations: int, label: str
+) -> dict[str, Any]:
+    """Evaluate ``model`` with the planner at one budget; returns the JSON row."""
+    env_fn = lambda: make_env(TWO_ROOM, obs="both")  # noqa: E731
+    space = env_fn().action_space
+    planner = budget_planner(args.planner, space, args.horizon, samples, iterations)
+
+    def objective(goal: torch.Tensor) -> GoalObjective:
+        return GoalObjective(goal, mode=args.objective)
+
+    start = time.time()
+    result = evaluate_planning(
+        env_fn,
+        goal_agent_factory(model, planner, args.execute_steps, objective),
+        tasks,
+        args.max_steps,
+        on_episode=lambda i, e: args.verbose and print(f"  {label} {i}: {e.to_dict()}", flush=True),
+    )
+    print(f"{label:<28} {samples}x{iterations}: {result.summary()} ({time.time() - start:.0f}s)")
+    cfg = planner.config
+    return {
+        "row": label,
+        "planner": args.planner,
+        "planner_config": {
+            k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("low", "high")
+        },
+        "samples": samples,
+        "iterations": iterations,
+        "eval_s": round(time.time() - start, 1),
+        **result.to_dict(episodes=args.episodes),
+    }
+
+
+def random_row(args: argparse.Namespace, tasks: list) -> dict[str, Any]:
+    result: PlanningResult = evaluate_planning(
+        lambda: make_env(TWO_ROOM, obs="state"),
+        lambda env, task: RandomAgent(env.action_space, seed=args.seed),
+        tasks,
+        args.max_steps,
+    )
+    print(f"{'random actions':<28}: {result.summary()}")
+    return {"row": "random actions", **result.to_dict(episodes=args.episodes)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", default=None, help="a trained run directory to evaluate")
+    p.add_argument("--planner", default="cem", help="cem, icem, mppi or gradient")
+    p.add_argument("--samples", type=int, default=256, help="candidates per iteration")
+    p.add_argument("--iterations", type=int, default=4, help="iterations per plan")
+    p.add_argument("--horizon", type=int, default=25, help="planning horizon (steps)")
+    p.add_argument("--execute-steps", type=int, default=4, help="actions executed per plan")
+    p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
+    p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task set")
+    p.add_argument("--max-steps", type=int, default=200, help="steps per episode")
+    p.add_argument("--budgets", default="", help="sweep SAMPLESxITERATIONS, e.g. 64x2,256x4")
+    p.add_argument("--no-ceiling", action="store_true", help="skip the true-simulator rows")
+    p.add_argument("--episodes", action="store_true", help="keep per-episode rows in the JSON")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--verbose", action="store_true", help="print every episode")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/tworoom_planning.json"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    tasks = two_room_tasks(args.pairs, args.seed)
+    started = time.time()
+    result: dict[str, Any] = {
+        "command": "python benchmarks/bench_tworoom_planning.py " + " ".join(sys.argv[1:]),
+        "protocol": {
+            "env": TWO_ROOM,
+            "pairs": args.pairs,
+            "task_seed": args.seed,
+            "max_steps": args.max_steps,
+            "success": "final distance < 4.5 px after the last step",
+            "start_goal": "different rooms, random wall and door (two_room_tasks)",
+            "goal_given_as": "goal observation encoded with model.encode_goal",
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "torch_threads": args.threads,
+        },
+        "objective": {"kind": "GoalObjective", "mode": args.objective},
+        "execute_steps": args.execute_steps,
+        "rows": [random_row(args, tasks)],
+    }
+    models: list[tuple[str, Any]] = []
+    if not args.no_ceiling:
+        models.append((f"true simulator ({TRUE_SIM})", load_planning_model(TRUE_SIM, TWO_ROOM)))
+    if args.run:
+        models.append((f"run {args.run}", load_planning_model(args.run, TWO_ROOM)))
+    for label, model in models:
+        result["rows"].append(
+            planning_row(model, args, tasks, args.samples, args.iterations, label)
+        )
+    budgets = parse_budgets(args.budgets)
+    if budgets:
+        curve = []
+        for samples, iterations in budgets:
+            for label, model in models:
+                row = planning_row(model, args, tasks, samples, iterations, label)
+                curve.append({k: v for k, v in row.items() if k != "planner_config"})
+        result["budget_curve"] = curve
+    result["eval_s"] = round(time.time() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

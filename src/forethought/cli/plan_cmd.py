@@ -1,0 +1,107 @@
+"""``forethought plan RUN --env ENV_ID``: one closed-loop episode to a goal, planned ahead."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HORIZON = 25
+DEFAULT_SAMPLES = 256
+DEFAULT_ITERATIONS = 4
+DEFAULT_EXECUTE = 4
+
+
+def add_planner_args(p: argparse.ArgumentParser) -> None:
+    """The planner flags ``plan`` and ``evaluate --planning`` share."""
+    p.add_argument("--planner", default="cem", help="planner name: cem, icem, mppi, gradient")
+    p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON, help="steps planned ahead")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="candidates/iteration")
+    p.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS, help="per plan")
+    p.add_argument(
+        "--execute-steps", type=int, default=DEFAULT_EXECUTE, help="actions run per plan"
+    )
+    p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``plan``."""
+    p = sub.add_parser("plan", help="run one episode to a goal with a trained model and a planner")
+    p.add_argument(
+        "run_dir", metavar="RUN", help="run directory (or 'true-sim': TwoRoom's true simulator)"
+    )
+    p.add_argument("--env", required=True, help="env id, e.g. forethought/TwoRoom-v0")
+    p.add_argument("--goal", default=None, help="goal position x,y (default: the task's)")
+    p.add_argument("--seed", type=int, default=0, help="which task of the protocol (default 0)")
+    p.add_argument("--video", type=Path, default=None, help="write the episode as a GIF")
+    add_planner_args(p)
+    p.set_defaults(run=run)
+
+
+def parse_goal(text: str) -> tuple[float, float]:
+    from forethought.core.errors import ForethoughtError
+
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ForethoughtError(f"--goal wants x,y (two numbers), got {text!r}") from None
+    return x, y
+
+
+def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
+    """Load the model named by ``args.run_dir`` and pair it with the planner flags."""
+    from forethought.eval.closed_loop import (
+        budget_planner,
+        goal_agent_factory,
+        load_planning_model,
+    )
+
+    planner = budget_planner(
+        args.planner, env.action_space, args.horizon, args.samples, args.iterations
+    )
+    model = load_planning_model(args.run_dir, args.env)
+    return goal_agent_factory(model, planner, args.execute_steps)
+
+
+def write_gif(path: Path, frames: tuple, fps: int = 10) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from forethought.envs import make_env
+    from forethought.envs.factory import check_env_id
+    from forethought.eval.closed_loop import goal_tasks, run_episode
+
+    torch.set_num_threads(max(1, args.threads))
+    check_env_id(args.env)
+    task = goal_tasks(args.env, 1, args.seed)[0]
+    if args.goal is not None:
+        task["goal"] = parse_goal(args.goal)
+    render = {"render_mode": "rgb_array"} if args.video else {}
+    env = make_env(args.env, obs="both", **render)
+    try:
+        agent = build_agent_factory(args, env)(env, task)
+        result = run_episode(
+            env, agent, args.max_steps, options=task, record_frames=bool(args.video)
+        )
+    finally:
+        env.close()
+    reached = (
+        f"first at step {result.steps_to_success}" if result.steps_to_success else "never reached"
+    )
+    dist = f", final distance {result.final_distance:.2f}" if result.final_distance else ""
+    print(f"success: {'yes' if result.success else 'no'} ({reached}; {result.steps} steps{dist})")
+    if result.plan_seconds:
+        ms = sorted(1000 * t for t in result.plan_seconds)
+        print(f"planning: {ms[len(ms) // 2]:.1f} ms per plan (median of {len(ms)} plans)")
+    if args.video:
+        write_gif(args.video, result.frames)
+        print(f"wrote {args.video}")
+    return 0

@@ -1,0 +1,84 @@
+"""``forethought plan`` and ``forethought evaluate --planning``: output, files, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from forethought.cli.main import main
+from forethought.models import DataSpec, build_model
+from forethought.training import TrainConfig, train
+from tests.training.helpers import write_dataset
+
+ENV = "forethought/TwoRoom-v0"
+SMALL = ("--horizon", "20", "--samples", "64", "--iterations", "2")
+
+
+@pytest.fixture(scope="module")
+def state3_run(tmp_path_factory):
+    """A tiny JEPA trained on a 3-d 'state' dataset: it cannot read TwoRoom's (4,) state."""
+    root = tmp_path_factory.mktemp("state3")
+    data = write_dataset(root / "linear.h5", episodes=4, steps=8)
+    torch.set_num_threads(1)
+    cfg = TrainConfig(steps=1, batch_size=2, window=4, val_every=1, log_every=1, warmup_steps=1)
+    train(
+        data,
+        root / "run",
+        cfg,
+        lambda ds: build_model("jepa", "tiny", DataSpec.from_dataset(ds), latent_dim=4),
+        model_name="jepa",
+        preset="tiny",
+        progress=False,
+    )
+    return root / "run"
+
+
+def test_plan_true_simulator_prints_success_and_writes_a_gif(tmp_path, capsys):
+    gif = tmp_path / "ep.gif"
+    rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "30", *SMALL,
+               "--video", str(gif)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "success: yes" in out and "ms per plan" in out
+    assert gif.stat().st_size > 1000
+
+
+def test_evaluate_planning_prints_the_table(tmp_path, capsys):
+    js = tmp_path / "table.json"
+    rc = main(["evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "2",
+               "--max-steps", "10", "--samples", "16", "--iterations", "1", "--horizon", "5",
+               "--json", str(js)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    rows = [line for line in out.splitlines() if line.startswith(("random", "true-sim"))]
+    assert len(rows) == 2 and "0/2" in rows[0]  # ten random steps cannot cross rooms
+    assert "[95% Wilson]" in out and js.is_file()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("plan", "true-sim", "--env", "forethought/TwoRom-v0"), "unknown env id"),
+        (("plan", "true-sim", "--env", "Pendulum-v1"), "cannot"),
+        (("plan", "true-sim", "--env", ENV, "--goal", "3"), "--goal wants x,y"),
+        (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
+        (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
+        (("plan", "{tmp}", "--env", ENV), "not a run directory"),
+        (("evaluate", "true-sim", "--env", ENV), "--planning"),
+        (("evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "0"), "--episodes"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, fragment):
+    rc = main([a.replace("{tmp}", str(tmp_path)) for a in args])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and err[0].startswith("forethought: "), err
+    assert fragment in err[0], err[0]
+
+
+@pytest.mark.parametrize("command", ["plan", "evaluate"])
+def test_a_model_that_cannot_read_the_env_is_refused(state3_run, capsys, command):
+    extra = ["--planning", "--episodes", "1"] if command == "evaluate" else []
+    rc = main([command, str(state3_run), "--env", ENV, *extra, *SMALL])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1, err
+    assert "'state' of shape (3,)" in err[0] and "(4,)" in err[0], err[0]

@@ -34,6 +34,8 @@ demo: $(STAMP)  ## the main job end to end (for now: collect TwoRoom, inspect, c
 
 bench: $(STAMP)  ## benchmarks (results in benchmarks/results/)
 	$(BIN)/python benchmarks/bench_sampler.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_tworoom_planning.py --pairs 200 --out benchmarks/results/tworoom_planning_ceiling.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -13,12 +13,12 @@ Run: python benchmarks/bench_regularizers.py --data DATA.h5 [--steps 1500] [--pr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
+from _results import write_result
 from bench_tworoom_grounded import evaluate_run, summary
 
 from forethought.data.reader import Dataset
@@ -78,9 +78,7 @@ def main() -> int:
         "preset": args.preset,
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _results import machine, write_result
 
 from forethought.collect import CollectConfig, collect
 from forethought.data.reader import Dataset
@@ -99,17 +98,11 @@ def main() -> int:
         "command": "python benchmarks/bench_train.py " + " ".join(sys.argv[1:]),
         "batch_size": BATCH,
         "window": WINDOW,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "rows": rows,
         "winning_threads": {k: v["threads"] for k, v in best.items()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -12,13 +12,13 @@ Run: python benchmarks/bench_tworoom_grounded.py RUN [--out RESULT.json]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_result
 
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowSampler
@@ -108,9 +108,7 @@ def main() -> int:
         )
     )
     print(summary(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

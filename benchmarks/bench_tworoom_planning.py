@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _results import machine, write_result
 
 from forethought.envs import make_env
 from forethought.eval.closed_loop import (
@@ -132,12 +130,7 @@ def main() -> int:
             "start_goal": "different rooms, random wall and door (two_room_tasks)",
             "goal_given_as": "goal observation encoded with model.encode_goal",
         },
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": args.threads,
-        },
+        "machine": machine(),
         "objective": {"kind": "GoalObjective", "mode": args.objective},
         "execute_steps": args.execute_steps,
         "rows": [random_row(args, tasks)],
@@ -160,9 +153,7 @@ def main() -> int:
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve
     result["eval_s"] = round(time.time() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

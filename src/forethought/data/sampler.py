@@ -132,6 +132,14 @@ class WindowSampler:
         lengths = self.dataset.episode_lengths[self.episodes]
         return int(np.maximum(lengths - self.window + 1, 0).sum())
 
+    def rng_state(self) -> dict:
+        """The random generator's state (JSON-ready), for exact resumption of training."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict) -> None:
+        """Continue drawing from a state given by :meth:`rng_state`."""
+        self._rng.bit_generator.state = state
+
     def sample(self) -> WindowBatch:
         """One batch of windows, drawn uniformly with replacement."""
         if self.in_memory:

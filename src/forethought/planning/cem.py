@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import torch
 
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
+from forethought.planning.base import Objective, PlanCarry, PlanResult
 from forethought.planning.common import (
     Best,
     BoxPlannerConfig,
     check_belief,
     evaluate,
+    finish,
     generator,
     require,
     warm_mean,
@@ -90,14 +91,13 @@ class CEMPlanner:
                 std = m * std + (1 - m) * elite.std(0)
                 std = torch.maximum(std, cfg.min_std * half)
         assert best.actions is not None
-        return PlanResult(
-            actions=best.actions,
-            cost=best.cost,
-            carry=PlanCarry(actions=mean, calls=(carry.calls + 1) if carry else 1),
-            diagnostics=PlanDiagnostics(
-                iterations=cfg.iterations,
-                samples=cfg.iterations * cfg.samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            best.actions,
+            best.cost,
+            carry,
+            mean,
+            cfg.iterations,
+            cfg.iterations * cfg.samples,
+            start,
+            best.history,
         )

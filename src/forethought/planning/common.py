@@ -8,6 +8,7 @@ validated on construction.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry
+from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
 
 
 def require(ok: bool, name: str, message: str) -> None:
@@ -180,3 +181,30 @@ class Best:
         if self.actions is None or c < self.cost:
             self.actions, self.cost = candidates[i].detach().clone(), c
         self.history.append(self.cost)
+
+
+def finish(
+    actions: Tensor,
+    cost: float,
+    carry: PlanCarry | None,
+    next_actions: Tensor,
+    iterations: int,
+    samples: int,
+    start: float,
+    history: list[float],
+    **carried: Tensor | None,
+) -> PlanResult:
+    """The :class:`PlanResult` of one call: the plan, its cost, the carry for the next call
+    (``next_actions`` plus planner-specific ``carried`` fields such as ``elites`` or ``probs``)
+    and the call's diagnostics (``start`` is its ``time.perf_counter()`` at entry)."""
+    return PlanResult(
+        actions=actions,
+        cost=cost,
+        carry=PlanCarry(actions=next_actions, calls=(carry.calls + 1) if carry else 1, **carried),
+        diagnostics=PlanDiagnostics(
+            iterations=iterations,
+            samples=samples,
+            wall_s=time.perf_counter() - start,
+            cost_history=tuple(history),
+        ),
+    )

@@ -17,12 +17,13 @@ from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
+from forethought.planning.base import Objective, PlanCarry, PlanResult
 from forethought.planning.common import (
     Best,
     DiscretePlannerConfig,
     check_belief,
     evaluate,
+    finish,
     generator,
     require,
     shift,
@@ -94,18 +95,16 @@ class CategoricalCEMPlanner:
                 freq = torch.nn.functional.one_hot(elite, n).float().mean(0)  # (H, n)
                 probs = cfg.momentum * probs + (1 - cfg.momentum) * freq
         assert best.actions is not None
-        return PlanResult(
-            actions=best.actions,
-            cost=best.cost,
-            carry=PlanCarry(
-                actions=best.actions, calls=(carry.calls + 1) if carry else 1, probs=probs
-            ),
-            diagnostics=PlanDiagnostics(
-                iterations=cfg.iterations,
-                samples=cfg.iterations * cfg.samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            best.actions,
+            best.cost,
+            carry,
+            best.actions,
+            cfg.iterations,
+            cfg.iterations * cfg.samples,
+            start,
+            best.history,
+            probs=probs,
         )
 
 
@@ -165,16 +164,15 @@ class BeamSearchPlanner:
                     prefixes = cand[keep.indices]
                 best.update(cand, cost)
         assert best.actions is not None
-        return PlanResult(
-            actions=best.actions,
-            cost=best.cost,
-            carry=PlanCarry(actions=best.actions, calls=(carry.calls + 1) if carry else 1),
-            diagnostics=PlanDiagnostics(
-                iterations=1 if exhaustive else h,
-                samples=samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            best.actions,
+            best.cost,
+            carry,
+            best.actions,
+            1 if exhaustive else h,
+            samples,
+            start,
+            best.history,
         )
 
 

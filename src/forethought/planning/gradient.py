@@ -21,12 +21,13 @@ from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
+from forethought.planning.base import Objective, PlanCarry, PlanResult
 from forethought.planning.common import (
     Best,
     BoxPlannerConfig,
     check_belief,
     evaluate,
+    finish,
     generator,
     require,
     warm_mean,
@@ -99,16 +100,15 @@ class GradientPlanner:
                     u.clamp_(-1.0, 1.0)
         assert best.actions is not None
         plan = torch.maximum(torch.minimum(best.actions, high), low)
-        return PlanResult(
-            actions=plan,
-            cost=best.cost,
-            carry=PlanCarry(actions=plan, calls=(carry.calls + 1) if carry else 1),
-            diagnostics=PlanDiagnostics(
-                iterations=cfg.iterations,
-                samples=cfg.iterations * cfg.samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            plan,
+            best.cost,
+            carry,
+            plan,
+            cfg.iterations,
+            cfg.iterations * cfg.samples,
+            start,
+            best.history,
         )
 
 

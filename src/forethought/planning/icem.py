@@ -20,12 +20,13 @@ import torch
 from torch import Tensor
 
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
+from forethought.planning.base import Objective, PlanCarry, PlanResult
 from forethought.planning.common import (
     Best,
     BoxPlannerConfig,
     check_belief,
     evaluate,
+    finish,
     generator,
     require,
     warm_mean,
@@ -149,16 +150,16 @@ class ICEMPlanner:
                 std = torch.maximum(m * std + (1 - m) * elite.std(0), cfg.min_std * half)
                 kept = elite[:n_keep] if n_keep else None
         assert best.actions is not None
-        return PlanResult(
-            actions=best.actions,
-            cost=best.cost,
-            carry=PlanCarry(actions=mean, calls=(carry.calls + 1) if carry else 1, elites=kept),
-            diagnostics=PlanDiagnostics(
-                iterations=cfg.iterations,
-                samples=samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            best.actions,
+            best.cost,
+            carry,
+            mean,
+            cfg.iterations,
+            samples,
+            start,
+            best.history,
+            elites=kept,
         )
 
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import torch
 
 from forethought.models.base import Belief, WorldModel
-from forethought.planning.base import Objective, PlanCarry, PlanDiagnostics, PlanResult
+from forethought.planning.base import Objective, PlanCarry, PlanResult
 from forethought.planning.common import (
     Best,
     BoxPlannerConfig,
     check_belief,
     evaluate,
+    finish,
     generator,
     require,
     warm_mean,
@@ -90,14 +91,13 @@ class MPPIPlanner:
                 mean = (w[:, None, None] * cand).sum(0)  # (H, A)
                 expected = float((w * torch.nan_to_num(cost, posinf=0.0)).sum())
         mean = torch.maximum(torch.minimum(mean, high), low)  # rounding only
-        return PlanResult(
-            actions=mean,
-            cost=expected,
-            carry=PlanCarry(actions=mean, calls=(carry.calls + 1) if carry else 1),
-            diagnostics=PlanDiagnostics(
-                iterations=cfg.iterations,
-                samples=cfg.iterations * cfg.samples,
-                wall_s=time.perf_counter() - start,
-                cost_history=tuple(best.history),
-            ),
+        return finish(
+            mean,
+            expected,
+            carry,
+            mean,
+            cfg.iterations,
+            cfg.iterations * cfg.samples,
+            start,
+            best.history,
         )

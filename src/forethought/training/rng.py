@@ -54,13 +54,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def generator_state(rng: np.random.Generator) -> dict[str, Any]:
-    """A numpy Generator's bit-generator state (JSON-ready: big ints stay exact in Python)."""
-    return rng.bit_generator.state
-
-
-def set_generator_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
-    """Restore a state from :func:`generator_state` into ``rng`` (same bit generator kind)."""
-    rng.bit_generator.state = state

@@ -11,7 +11,6 @@ from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowSampler
 from forethought.training.config import TrainConfig
-from forethought.training.rng import generator_state, set_generator_state
 
 _VAL_SEED_OFFSET = 1_000_003  # validation windows come from their own stream
 
@@ -81,7 +80,7 @@ def sampler_state(sampler: WindowSampler) -> dict[str, Any]:
     re-read on restore, so its windows continue from the same generator but a fresh pool.
     """
     return {
-        "bit_generator": generator_state(sampler._rng),
+        "bit_generator": sampler.rng_state(),
         "in_memory": bool(sampler.in_memory),
         "n_windows": sampler.n_windows,
     }
@@ -94,4 +93,4 @@ def restore_sampler(sampler: WindowSampler, state: dict[str, Any]) -> None:
             f"the training split has {sampler.n_windows} windows but the checkpoint's had "
             f"{state['n_windows']}; resume with the run's --window and the same dataset"
         )
-    set_generator_state(sampler._rng, state["bit_generator"])
+    sampler.set_rng_state(state["bit_generator"])

@@ -26,11 +26,9 @@ test: $(STAMP)  ## the fast tier: unit, contract checkers, CLI smoke
 test-slow: $(STAMP)  ## the slow tier: learning checks
 	$(BIN)/python -m pytest -q -m slow
 
-demo: $(STAMP)  ## the main job end to end (for now: collect TwoRoom, inspect, check)
-	$(BIN)/forethought collect forethought/TwoRoom-v0 --episodes 300 --max-steps 100 --obs both \
-		--out runs/demo/two_room.h5 --overwrite
-	$(BIN)/forethought data inspect runs/demo/two_room.h5 --plot runs/demo/coverage.png
-	$(BIN)/forethought data check runs/demo/two_room.h5
+demo: $(STAMP)  ## the main job end to end: collect, train, evaluate, plan, report (TwoRoom)
+	rm -rf runs/quickstart/run
+	$(BIN)/forethought quickstart --out runs/quickstart
 
 bench: $(STAMP)  ## benchmarks (results in benchmarks/results/)
 	$(BIN)/python benchmarks/bench_sampler.py

@@ -74,3 +74,10 @@ def test_temporal_smoothness_known_value():
     z = t * torch.tensor([0.5, -1.0, 2.0])  # steps of (0.5, -1, 2)
     assert temporal_smoothness(z).item() == pytest.approx((0.25 + 1 + 4) / 3)
     assert temporal_smoothness(z[:, :1]).item() == 0.0
+
+
+def test_temporal_smoothness_skips_episode_starts():
+    z = torch.tensor([[[0.0], [1.0], [11.0], [12.0]]])  # (1, T=4, 1): a new episode at row 2
+    keep = torch.tensor([[0.0, 1.0, 0.0, 1.0]])
+    assert temporal_smoothness(z).item() == pytest.approx((1 + 100 + 1) / 3)
+    assert temporal_smoothness(z, keep).item() == pytest.approx(1.0)

@@ -1,4 +1,9 @@
-"""``forethought evaluate RUN --planning --env ENV_ID``: the closed-loop success table."""
+"""``forethought evaluate RUN [--data HELDOUT] [--planning --env ENV_ID]``: metrics.json.
+
+``--data``: grounded open-loop errors against copy-last and linear baselines, robustness sweeps
+and calibration on held-out data (:mod:`forethought.eval.offline`). ``--planning``: the
+closed-loop success table. Both go to ``RUN/metrics.json`` (or ``--out``).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,30 @@ from pathlib import Path
 from forethought.cli.plan_cmd import add_planner_args, build_agent_factory
 
 
+def write_json_atomic(path: Path, obj: dict) -> None:
+    from forethought.training.atomic import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``evaluate``."""
-    p = sub.add_parser("evaluate", help="evaluate a trained model (closed-loop planning success)")
+    p = sub.add_parser(
+        "evaluate", help="grounded metrics on held-out data and/or closed-loop planning success"
+    )
     p.add_argument(
         "run_dir", metavar="RUN", help="run directory (or 'true-sim': TwoRoom's true simulator)"
     )
+    p.add_argument("--data", type=Path, default=None, help="held-out dataset (offline metrics)")
+    p.add_argument("--horizon-k", type=int, default=16, help="open-loop steps K (default 16)")
+    p.add_argument("--windows", type=int, default=512, help="held-out windows (default 512)")
+    p.add_argument("--state-key", default="state", help="observation key of the true state")
+    p.add_argument("--state-dims", default="", help="state dims to score, e.g. 0,1 (default all)")
+    p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
     p.add_argument("--planning", action="store_true", help="closed-loop planning to goals")
-    p.add_argument("--env", required=True, help="env id, e.g. forethought/TwoRoom-v0")
+    p.add_argument("--env", default=None, help="env id for --planning, e.g. forethought/TwoRoom-v0")
+    p.add_argument("--out", type=Path, default=None, help="metrics file (default RUN/metrics.json)")
     p.add_argument("--episodes", type=int, default=20, help="tasks of the protocol (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set (default 0)")
     p.add_argument("--ceiling", action="store_true", help="add the true-simulator row (TwoRoom)")
@@ -29,6 +50,70 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from forethought.core.errors import ForethoughtError
+
+    if not args.planning and args.data is None:
+        raise ForethoughtError(
+            "evaluate needs --data HELDOUT (offline metrics) and/or --planning --env ENV_ID"
+        )
+    torch.set_num_threads(max(1, args.threads))
+    metrics: dict = {}
+    if args.data is not None:
+        metrics["offline"] = run_offline(args)
+    if args.planning:
+        metrics["planning"] = run_planning(args)
+    out = args.out or (Path(args.run_dir) / "metrics.json" if args.run_dir != "true-sim" else None)
+    if out is None:
+        return 0
+    merged = json.loads(out.read_text()) if out.exists() else {}
+    merged.update(metrics)
+    write_json_atomic(out, merged)
+    print(f"wrote {out}")
+    return 0
+
+
+def run_offline(args: argparse.Namespace) -> dict:
+    """Print and return the offline metrics of ``args.run_dir`` on ``args.data``."""
+    from forethought.core.errors import ForethoughtError
+    from forethought.eval.offline import OfflineEvalConfig, evaluate_offline
+    from forethought.training import load_run
+
+    if args.run_dir == "true-sim":
+        raise ForethoughtError("--data evaluates a trained run; 'true-sim' has no latent")
+    if not args.data.exists():
+        raise ForethoughtError(f"--data {args.data}: no such file (collect one first)")
+    try:
+        dims = tuple(int(d) for d in args.state_dims.split(",") if d.strip())
+    except ValueError:
+        raise ForethoughtError(
+            f"--state-dims wants integers like 0,1, got {args.state_dims!r}"
+        ) from None
+    cfg = OfflineEvalConfig(
+        horizon=args.horizon_k,
+        windows=args.windows,
+        state_key=args.state_key,
+        state_dims=dims or None,
+        sweep_k=min(8, args.horizon_k),
+        probe_steps=args.probe_steps,
+    )
+    m = evaluate_offline(load_run(args.run_dir), args.data, cfg)
+    at = m["at_horizon"]
+    print(
+        f"{m['heldout']['windows']} held-out windows ({m['heldout']['episodes']}): "
+        f"{cfg.horizon}-step error {at['model']:.3f} (copy-last {at['copy_last']:.3f}, "
+        f"linear {at['linear']:.3f}), observed-frame floor "
+        f"{m['kstep']['encoder_floor']['mean'][0]:.3f}, effective rank "
+        f"{m['latent']['effective_rank']:.1f}/{m['latent']['dim']}"
+    )
+    for name, rows in m["robustness"].items():
+        if isinstance(rows, list):
+            levels = ", ".join(f"{r['level']:g}: {r['error']:.3f}" for r in rows)
+            print(f"  {name} (error at k={m['robustness']['k']}): {levels}")
+    return m
+
+
+def run_planning(args: argparse.Namespace) -> dict:
+    """Print the planning table and return its rows."""
+    from forethought.core.errors import ForethoughtError
     from forethought.envs import make_env
     from forethought.envs.factory import check_env_id
     from forethought.eval.closed_loop import (
@@ -38,11 +123,10 @@ def run(args: argparse.Namespace) -> int:
         goal_tasks,
     )
 
-    if not args.planning:
-        raise ForethoughtError("evaluate does closed-loop planning for now; pass --planning")
+    if args.env is None:
+        raise ForethoughtError("--planning needs --env ENV_ID (e.g. forethought/TwoRoom-v0)")
     if args.episodes < 1:
         raise ForethoughtError(f"--episodes must be at least 1, got {args.episodes}")
-    torch.set_num_threads(max(1, args.threads))
     check_env_id(args.env)
     tasks = goal_tasks(args.env, args.episodes, args.seed)
 
@@ -75,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
         p95 = f"{r.plan_ms_p95:.1f}" if r.plan_ms_p95 is not None else "-"
         print(f"{name:<36} {rate:<28} {steps:>6} {ms:>8} {p95:>7}", flush=True)
         table[name] = r.to_dict()
+    result = {"env": args.env, "seed": args.seed, "budget": budget, "rows": table}
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"env": args.env, "rows": table}, indent=2) + "\n")
+        write_json_atomic(args.json, result)
         print(f"wrote {args.json}")
-    return 0
+    return result

@@ -13,11 +13,22 @@ from forethought.cli import (
     envs_cmd,
     evaluate_cmd,
     plan_cmd,
+    quickstart_cmd,
+    report_cmd,
     train_cmd,
 )
 from forethought.core.errors import ForethoughtError
 
-COMMANDS = (collect_cmd, data_cmd, envs_cmd, train_cmd, plan_cmd, evaluate_cmd)
+COMMANDS = (
+    collect_cmd,
+    data_cmd,
+    envs_cmd,
+    train_cmd,
+    plan_cmd,
+    evaluate_cmd,
+    report_cmd,
+    quickstart_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -189,10 +189,13 @@ class JEPAWorldModel(nn.Module):
         if cfg.regularizer == "sigreg":
             terms["sigreg"] = reg.sigreg(z, cfg.sigreg_slices, cfg.sigreg_knots)
             total = total + cfg.sigreg_weight * terms["sigreg"]
+            if cfg.sigreg_time_weight:
+                terms["time"] = reg.temporal_smoothness(z, keep)
+                total = total + cfg.sigreg_time_weight * terms["time"]
         else:
             terms["vic_var"] = reg.vicreg_variance(z)
             terms["vic_cov"] = reg.vicreg_covariance(z)
-            terms["vic_time"] = reg.temporal_smoothness(z)
+            terms["vic_time"] = reg.temporal_smoothness(z, keep)
             total = (
                 total
                 + cfg.vic_var_weight * terms["vic_var"]

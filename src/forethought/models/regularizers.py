@@ -107,8 +107,16 @@ def vicreg_covariance(z: Tensor) -> Tensor:
     return off.square().sum() / (d * (d - 1)) if d > 1 else cov.new_zeros(())
 
 
-def temporal_smoothness(z: Tensor) -> Tensor:
-    """Mean squared change between consecutive latents. ``z``: (B, T, D) -> scalar."""
+def temporal_smoothness(z: Tensor, keep: Tensor | None = None) -> Tensor:
+    """Mean squared change between consecutive latents. ``z``: (B, T, D) -> scalar.
+
+    ``keep``: optional (B, T) mask, 0 where a row starts an episode; the change into such a
+    row is not counted (it is a jump between episodes, not motion).
+    """
     if z.shape[1] < 2:
         return z.new_zeros(())
-    return (z[:, 1:] - z[:, :-1]).square().mean()
+    sq = (z[:, 1:] - z[:, :-1]).square().mean(-1)  # (B, T-1)
+    if keep is None:
+        return sq.mean()
+    w = keep[:, 1:].to(sq.dtype)
+    return (sq * w).sum() / w.sum().clamp_min(1.0)

@@ -1,0 +1,53 @@
+"""``forethought quickstart``: every stage runs and the summary points at the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from forethought.cli.main import main
+
+TINY = [
+    "--episodes",
+    "6",
+    "--heldout-episodes",
+    "2",
+    "--train-time",
+    "3s",
+    "--preset",
+    "tiny",
+    "--pairs",
+    "1",
+    "--planner-samples",
+    "8",
+    "--planner-iterations",
+    "1",
+    "--videos",
+    "0",
+]
+
+
+@pytest.mark.slow  # about 100 s: five real stages, tiny settings
+def test_quickstart_runs_every_stage_and_prints_the_table(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--out", str(out), *TINY]) == 0
+    text = capsys.readouterr().out
+    for stage in ("collect", "collect held-out", "train", "evaluate", "report"):
+        assert f"== {stage}: forethought " in text
+    assert "16-step position error on held-out episodes" in text
+    assert "planning success" in text and "(95% Wilson)" in text
+    assert f"report: {out / 'run' / 'report.html'}" in text
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    assert metrics["offline"]["state"]["dims"] == [0, 1]
+    assert metrics["planning"]["rows"]  # random actions + the model
+    assert (out / "run" / "report.md").is_file()
+    # a second quickstart into the same folder refuses instead of mixing runs
+    assert main(["quickstart", "--out", str(out), *TINY]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_quickstart_refuses_bad_sizes_in_one_line(tmp_path, capsys):
+    assert main(["quickstart", "--out", str(tmp_path), "--pairs", "0"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "--pairs >= 1" in err[0], err

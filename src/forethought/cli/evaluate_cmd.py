@@ -143,7 +143,10 @@ def run_planning(args: argparse.Namespace) -> dict:
             rows[f"true simulator ({args.planner})"] = build_agent_factory(sim_args, probe)
     finally:
         probe.close()
-    budget = f"{args.samples}x{args.iterations}, horizon {args.horizon}"
+    budget = (
+        f"{args.samples}x{args.iterations}, horizon {args.horizon}, "
+        f"{args.execute_steps} actions per plan"
+    )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "
         f"planner {args.planner} {budget}, success = after the last step"

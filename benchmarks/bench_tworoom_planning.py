@@ -58,10 +58,12 @@ def planning_row(
     """Evaluate ``model`` with the planner at one budget; returns the JSON row."""
     env_fn = lambda: make_env(TWO_ROOM, obs="both")  # noqa: E731
     space = env_fn().action_space
-    planner = budget_planner(args.planner, space, args.horizon, samples, iterations)
+    planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
 
     def objective(goal: torch.Tensor) -> GoalObjective:
-        return GoalObjective(goal, mode=args.objective)
+        return GoalObjective(
+            goal, mode=args.objective, distance=args.distance, mean_weight=args.mean_weight
+        )
 
     start = time.time()
     result = evaluate_planning(
@@ -81,6 +83,12 @@ def planning_row(
         },
         "samples": samples,
         "iterations": iterations,
+        "horizon_steps": args.horizon,
+        "hold": args.hold,
+        "objective": args.objective,
+        "distance": args.distance,
+        "mean_weight": args.mean_weight,
+        "execute_steps": args.execute_steps,
         "eval_s": round(time.time() - start, 1),
         **result.to_dict(episodes=args.episodes),
     }
@@ -105,6 +113,9 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=4, help="iterations per plan")
     p.add_argument("--horizon", type=int, default=25, help="planning horizon (steps)")
     p.add_argument("--execute-steps", type=int, default=4, help="actions executed per plan")
+    p.add_argument("--hold", type=int, default=1, help="steps each planned action is held")
+    p.add_argument("--distance", default="squared", choices=("squared", "l2"))
+    p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
@@ -131,7 +142,12 @@ def main() -> int:
             "goal_given_as": "goal observation encoded with model.encode_goal",
         },
         "machine": machine(),
-        "objective": {"kind": "GoalObjective", "mode": args.objective},
+        "objective": {
+            "kind": "GoalObjective",
+            "mode": args.objective,
+            "distance": args.distance,
+            "mean_weight": args.mean_weight,
+        },
         "execute_steps": args.execute_steps,
         "rows": [random_row(args, tasks)],
     }

@@ -43,6 +43,16 @@ def test_plan_true_simulator_prints_success_and_writes_a_gif(tmp_path, capsys):
     assert gif.stat().st_size > 1000
 
 
+def test_plan_with_held_actions_and_a_last_step_cost(capsys):
+    rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "30",
+               "--planner", "icem", "--horizon", "30", "--hold", "5", "--execute-steps", "5",
+               "--samples", "64", "--iterations", "2", "--objective", "last",
+               "--goal-distance", "l2", "--mean-weight", "0.1"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "success: yes" in out
+
+
 def test_evaluate_planning_prints_the_table(tmp_path, capsys):
     js = tmp_path / "table.json"
     rc = main(["evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "2",
@@ -63,6 +73,7 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
         (("plan", "true-sim", "--env", ENV, "--goal", "3"), "--goal wants x,y"),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
+        (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
         (("plan", "{tmp}", "--env", ENV), "not a run directory"),
         (("evaluate", "true-sim", "--env", ENV), "--planning"),
         (("evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "0"), "--episodes"),

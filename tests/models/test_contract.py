@@ -32,6 +32,13 @@ def test_vicreg_variant_passes_the_contract(spec_name):
     check_world_model(model, SPECS[spec_name], window=5)
 
 
+@pytest.mark.parametrize("spec_name", sorted(SPECS))
+def test_direct_action_variant_passes_the_contract(spec_name):
+    model = build_model("jepa-ensemble", "tiny", SPECS[spec_name], direct_action=True)
+    assert model.dynamics.direct is not None
+    check_world_model(model, SPECS[spec_name])
+
+
 def test_model_built_from_a_real_dataset_passes_the_contract(small_dataset):
     with Dataset(small_dataset) as ds:
         spec = DataSpec.from_dataset(ds)

@@ -27,6 +27,22 @@ def test_keypoint_encoder_shapes_and_grid():
     out = enc(torch.randint(0, 256, (3, 65, 65, 1), dtype=torch.uint8))
     assert out.shape == (3, 24) and enc.out_dim == 24
     assert enc.keypoints.grid.shape == (16 * 16, 2)  # 65 -> 32 -> 16, then stride 1
+    fine = KeypointImageEncoder(
+        ObsSpec("pixels", (65, 65, 1), "uint8"), (8, 16, 12), width=64, grid=32
+    )
+    assert fine.keypoints.grid.shape == (32 * 32, 2)  # 65 -> 32, then stride 1
+
+
+def test_keypoint_grid_reaches_the_model_and_is_validated():
+    def grid_cells(**overrides) -> int:  # PIXELS images are 16 x 16
+        model = build_model("jepa", "tiny", PIXELS, **overrides)
+        (net,) = (n for n in model.encoder.nets.values() if isinstance(n, KeypointImageEncoder))
+        return net.keypoints.grid.shape[0]
+
+    assert grid_cells() == 16 * 16  # 16 px is already the default grid: no stride
+    assert grid_cells(keypoint_grid=4) == 4 * 4  # 16 -> 8 -> 4
+    with pytest.raises(ForethoughtError, match="keypoint_grid must be an integer >= 1"):
+        build_model("jepa", "tiny", PIXELS, keypoint_grid=0)
 
 
 @pytest.mark.parametrize("kind", ["keypoints", "conv"])

@@ -21,6 +21,27 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--execute-steps", type=int, default=DEFAULT_EXECUTE, help="actions run per plan"
     )
+    p.add_argument(
+        "--hold", type=int, default=1, help="steps each planned action is held (default 1)"
+    )
+    p.add_argument(
+        "--objective",
+        default="sum",
+        choices=("sum", "last"),
+        help="goal cost: summed over the horizon or at the last step (default sum)",
+    )
+    p.add_argument(
+        "--goal-distance",
+        default="squared",
+        choices=("squared", "l2"),
+        help="latent distance to the goal (default squared)",
+    )
+    p.add_argument(
+        "--mean-weight",
+        type=float,
+        default=0.0,
+        help="add this times the mean goal distance over the horizon (default 0)",
+    )
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
@@ -56,12 +77,19 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         goal_agent_factory,
         load_planning_model,
     )
+    from forethought.planning import GoalObjective
 
     planner = budget_planner(
-        args.planner, env.action_space, args.horizon, args.samples, args.iterations
+        args.planner, env.action_space, args.horizon, args.samples, args.iterations, args.hold
     )
     model = load_planning_model(args.run_dir, args.env)
-    return goal_agent_factory(model, planner, args.execute_steps)
+    mode, distance, mean_weight = args.objective, args.goal_distance, args.mean_weight
+    return goal_agent_factory(
+        model,
+        planner,
+        args.execute_steps,
+        lambda goal: GoalObjective(goal, mode=mode, distance=distance, mean_weight=mean_weight),
+    )
 
 
 def write_gif(path: Path, frames: tuple, fps: int = 10) -> None:

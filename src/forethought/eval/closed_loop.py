@@ -452,17 +452,28 @@ def load_planning_model(run: str, env_id: str) -> Any:
 
 
 def budget_planner(
-    name: str, action_space: Any, horizon: int, samples: int, iterations: int, **overrides: Any
+    name: str,
+    action_space: Any,
+    horizon: int,
+    samples: int,
+    iterations: int,
+    hold: int = 1,
+    **overrides: Any,
 ) -> Any:
-    """A registered planner at a budget (samples x iterations, horizon); planners with elites
-    keep 1/8 of the samples (the default 32 of 256), so small budgets stay valid."""
-    from forethought.planning import build_planner
+    """A registered planner at a budget (samples x iterations, horizon in steps); planners with
+    elites keep 1/8 of the samples (the default 32 of 256), so small budgets stay valid.
+    ``hold > 1`` searches one action per ``hold`` steps (:class:`HeldActionPlanner`) over
+    ceil(horizon / hold) decisions."""
+    from forethought.planning import HeldActionPlanner, build_planner
     from forethought.planning.registry import get_planner_entry
 
+    if hold < 1:
+        raise ForethoughtError(f"hold must be >= 1 step per planned action, got {hold}")
     fields = {f.name for f in dataclasses.fields(get_planner_entry(name).config_cls)}
-    budget: dict[str, Any] = {"horizon": horizon}
+    budget: dict[str, Any] = {"horizon": -(-horizon // hold)}
     if "samples" in fields:
         budget.update(samples=samples, iterations=iterations)
     if "elites" in fields:
         budget["elites"] = max(2, samples // 8)
-    return build_planner(name, action_space, **{**budget, **overrides})
+    planner = build_planner(name, action_space, **{**budget, **overrides})
+    return HeldActionPlanner(planner, hold) if hold > 1 else planner

@@ -32,12 +32,18 @@ class JEPAConfig:
     image_encoder: str = "keypoints"
     """Image keys: 'keypoints' (convs + spatial softmax; cnn_channels[-1] keypoints) or 'conv'
     (strided convs, pooled and flattened)."""
+    keypoint_grid: int = 16
+    """'keypoints': the strided convs halve the image while the map stays >= this many px, so
+    the keypoints' softmax runs on a grid of at least this size (finer grids localize small
+    objects better per step but cost more per step)."""
     obs_keys: tuple[str, ...] | None = None
     """Observation keys to read (None: every non-text key of the dataset)."""
     members: int = 1
     """Predictor heads sharing the encoder; > 1 gives epistemic disagreement."""
     residual: bool = True
     """Predict latent increments (z_next = z + head(h)) instead of absolute latents."""
+    direct_action: bool = False
+    """Add a linear map of the action to every predicted increment (z_next = z + head(h) + W a)."""
 
     # --- objective
     context: int = 1
@@ -76,7 +82,14 @@ class JEPAConfig:
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        for f in ("latent_dim", "hidden_dim", "encoder_width", "members", "context"):
+        for f in (
+            "latent_dim",
+            "hidden_dim",
+            "encoder_width",
+            "members",
+            "context",
+            "keypoint_grid",
+        ):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ForethoughtError(f"{name}: {f} must be an integer >= 1, got {v!r}")

@@ -2,9 +2,10 @@
 
 One step of member m::
 
-    x      = SiLU(LN(W_in [z, a]))          z: (B, D) latent fed in, a: (B, A_in) action input
+    x      = SiLU(W_in [z, a])              z: (B, D) latent fed in, a: (B, A_in) action input
     h'     = GRU(x, h)                      h: (B, D_h)
     z_next = z + head(h')                   (residual; head(h') alone when residual=False)
+             (+ W_a a with direct_action: a linear path from the action, zero at init)
 
 Members have separate weights stacked along a leading M dimension and run in one batched matmul
 per layer (no Python loop over members).
@@ -57,12 +58,22 @@ class LatentDynamics(nn.Module):
     """M recurrent predictors of the next latent from (latent, action, memory)."""
 
     def __init__(
-        self, members: int, latent_dim: int, action_dim: int, hidden_dim: int, residual: bool
+        self,
+        members: int,
+        latent_dim: int,
+        action_dim: int,
+        hidden_dim: int,
+        residual: bool,
+        direct_action: bool = False,
     ) -> None:
         super().__init__()
         self.members = members
         self.hidden_dim = hidden_dim
         self.residual = residual
+        self.direct = BatchedLinear(members, action_dim, latent_dim) if direct_action else None
+        if self.direct is not None:
+            nn.init.zeros_(self.direct.weight)
+            nn.init.zeros_(self.direct.bias)
         self.inp = BatchedLinear(members, latent_dim + action_dim, hidden_dim)
         self.gru = BatchedGRUCell(members, hidden_dim, hidden_dim)
         self.head1 = BatchedLinear(members, hidden_dim, hidden_dim)
@@ -88,6 +99,8 @@ class LatentDynamics(nn.Module):
         x = F.silu(self.inp(x))  # (M, B, D_h)
         h = self.gru(x, h)
         dz = self.head2(F.silu(self.head1(h)))  # (M, B, D)
+        if self.direct is not None:  # a linear path from the action to the increment
+            dz = dz + self.direct(a.expand(m, b, -1))
         return h, (z + dz if self.residual else dz)
 
     # Beliefs store members' memories side by side: (B, M * D_h) <-> (M, B, D_h).

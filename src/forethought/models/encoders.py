@@ -26,7 +26,6 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.spec import ObsSpec
 
 MAX_CNN_GRID = 8  # feature maps larger than this are average-pooled down before flattening
-MIN_KEYPOINT_GRID = 16  # keypoint convs halve the image while it stays at least this large
 KEYPOINT_TEMPERATURE = 0.01
 """Initial softmax temperature of the keypoints (learned afterwards). Sharp from the start:
 supervised regression of the TwoRoom agent's position through this encoder reached 3.8 px error
@@ -145,7 +144,7 @@ class SpatialSoftmax(nn.Module):
 
 
 class KeypointImageEncoder(nn.Module):
-    """(B, H, W, C) uint8 images -> (B, 2K): strided convs down to a >= 16 px grid, keypoints.
+    """(B, H, W, C) uint8 images -> (B, 2K): strided convs down to a >= ``grid`` px map, keypoints.
 
     ``channels[:-1]`` are the conv widths and ``channels[-1]`` the number of keypoints K. The
     keypoint coordinates go to the fusion layer as they are (an extra Linear-LayerNorm-SiLU here
@@ -154,13 +153,15 @@ class KeypointImageEncoder(nn.Module):
     localize small objects (a dot of 1.3 px sigma on TwoRoom), which grounded prediction needs.
     """
 
-    def __init__(self, spec: ObsSpec, channels: tuple[int, ...], width: int) -> None:
+    def __init__(
+        self, spec: ObsSpec, channels: tuple[int, ...], width: int, grid: int = 16
+    ) -> None:
         super().__init__()
         h, w, c = spec.shape
         layers: list[nn.Module] = []
         size = min(h, w)
         for out in channels[:-1] or (channels[0],):
-            stride = 2 if size >= 2 * MIN_KEYPOINT_GRID else 1
+            stride = 2 if size >= 2 * grid else 1
             layers += [nn.Conv2d(c, out, 4 if stride == 2 else 3, stride, padding=1), nn.SiLU()]
             size, c = size // stride, out
         layers.append(nn.Conv2d(c, channels[-1], 1))
@@ -185,15 +186,19 @@ class ObsEncoder(nn.Module):
         width: int,
         channels: tuple[int, ...],
         image_encoder: str = "keypoints",
+        keypoint_grid: int = 16,
     ) -> None:
         super().__init__()
         self.keys = tuple(s.key for s in specs)
-        image_net = KeypointImageEncoder if image_encoder == "keypoints" else ImageEncoder
+
+        def image_net(s: ObsSpec) -> nn.Module:
+            if image_encoder == "keypoints":
+                return KeypointImageEncoder(s, channels, width, keypoint_grid)
+            return ImageEncoder(s, channels, width)
+
         self.nets = nn.ModuleDict(
             {
-                _module_name(s.key): image_net(s, channels, width)
-                if s.is_image
-                else VectorEncoder(s, width)
+                _module_name(s.key): image_net(s) if s.is_image else VectorEncoder(s, width)
                 for s in specs
             }
         )

@@ -55,9 +55,15 @@ class JEPAWorldModel(nn.Module):
             config.encoder_width,
             config.cnn_channels,
             config.image_encoder,
+            config.keypoint_grid,
         )
         self.dynamics = LatentDynamics(
-            config.members, config.latent_dim, self.action_in, config.hidden_dim, config.residual
+            config.members,
+            config.latent_dim,
+            self.action_in,
+            config.hidden_dim,
+            config.residual,
+            config.direct_action,
         )
         self.idm = (
             InverseDynamics(config.latent_dim, config.encoder_width, self.action_in)

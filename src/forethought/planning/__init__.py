@@ -10,6 +10,7 @@ File tree::
     mppi.py        MPPI                                          (mppi)
     gradient.py    Adam on actions through the model             (gradient)
     discrete.py    categorical CEM, exhaustive / beam search     (cem-discrete, beam)
+    hold.py        HeldActionPlanner: one decision per `hold` steps, for long horizons
     registry.py    PLANNERS, build_planner, list_planners
     check.py       check_planner: the contract on any planner
     sim_models.py  TwoRoomSimModel (true simulator), LinearModel
@@ -37,6 +38,7 @@ from forethought.planning.discrete import (
     CategoricalCEMPlanner,
 )
 from forethought.planning.gradient import GradientConfig, GradientPlanner
+from forethought.planning.hold import HeldActionModel, HeldActionPlanner
 from forethought.planning.icem import ICEMConfig, ICEMPlanner, colored_noise
 from forethought.planning.mppi import MPPIConfig, MPPIPlanner
 from forethought.planning.objectives import (
@@ -55,6 +57,8 @@ from forethought.planning.registry import (
 from forethought.planning.sim_models import LinearModel, TwoRoomSimModel
 
 __all__ = [
+    "HeldActionModel",
+    "HeldActionPlanner",
     "PLANNERS",
     "ActionSpaceInfo",
     "BeamSearchConfig",

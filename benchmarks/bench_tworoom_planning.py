@@ -85,10 +85,6 @@ def planning_row(
         "iterations": iterations,
         "horizon_steps": args.horizon,
         "hold": args.hold,
-        "objective": args.objective,
-        "distance": args.distance,
-        "mean_weight": args.mean_weight,
-        "execute_steps": args.execute_steps,
         "eval_s": round(time.time() - start, 1),
         **result.to_dict(episodes=args.episodes),
     }

@@ -26,19 +26,23 @@ def lq_problem() -> tuple[LinearModel, Belief, GoalObjective]:
     return model, belief, GoalObjective(LQ_GOAL, mode="sum")
 
 
-def lq_optimum(steps: int = 3000) -> tuple[Tensor, float]:
-    """The unique optimum of the convex box-constrained QP by projected gradient. (H, 2), cost."""
+def lq_optimum(steps: int = 3000, hold: int = 1) -> tuple[Tensor, float]:
+    """The unique optimum of the convex box-constrained QP by projected gradient, over sequences
+    whose actions are each held ``hold`` steps (LQ_HORIZON / hold decisions). (H / hold, 2), cost.
+    """
     model, belief, objective = lq_problem()
     low, high = torch.tensor(LQ_LOW), torch.tensor(LQ_HIGH)
-    a = torch.zeros(1, LQ_HORIZON, 2, requires_grad=True)
+    a = torch.zeros(1, LQ_HORIZON // hold, 2, requires_grad=True)
     for _ in range(steps):
-        cost = objective.cost(model.imagine(belief, a)).sum()
+        cost = objective.cost(model.imagine(belief, a.repeat_interleave(hold, 1))).sum()
         (g,) = torch.autograd.grad(cost, a)
         with torch.no_grad():
             a -= 0.02 * g
             a.copy_(torch.maximum(torch.minimum(a, high), low))
     with torch.no_grad():
-        return a[0].detach(), float(objective.cost(model.imagine(belief, a)))
+        return a[0].detach(), float(
+            objective.cost(model.imagine(belief, a.repeat_interleave(hold, 1)))
+        )
 
 
 # Grid world: '#' walls, S start, G goal; actions stay, up, down, left, right.

@@ -145,7 +145,8 @@ def run_planning(args: argparse.Namespace) -> dict:
         probe.close()
     budget = (
         f"{args.samples}x{args.iterations}, horizon {args.horizon}, "
-        f"{args.execute_steps} actions per plan, hold {args.hold}, {args.objective} goal cost"
+        f"{args.execute_steps} actions per plan, hold {args.hold}, "
+        f"{args.objective} {args.goal_distance} goal cost (+{args.mean_weight:g} x mean)"
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

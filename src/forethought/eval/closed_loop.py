@@ -465,12 +465,11 @@ def budget_planner(
     ``hold > 1`` searches one action per ``hold`` steps (:class:`HeldActionPlanner`) over
     ceil(horizon / hold) decisions."""
     from forethought.planning import HeldActionPlanner, build_planner
+    from forethought.planning.hold import decisions
     from forethought.planning.registry import get_planner_entry
 
-    if hold < 1:
-        raise ForethoughtError(f"hold must be >= 1 step per planned action, got {hold}")
     fields = {f.name for f in dataclasses.fields(get_planner_entry(name).config_cls)}
-    budget: dict[str, Any] = {"horizon": -(-horizon // hold)}
+    budget: dict[str, Any] = {"horizon": decisions(horizon, hold)}
     if "samples" in fields:
         budget.update(samples=samples, iterations=iterations)
     if "elites" in fields:

@@ -19,8 +19,21 @@ from typing import Any
 from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
-from forethought.models.base import Belief, Obs, Rollout, WorldModel
+from forethought.models.base import Belief, Rollout, WorldModel
 from forethought.planning.base import Objective, PlanCarry, Planner, PlanResult
+from forethought.planning.common import DiscretePlannerConfig
+
+
+def check_hold(hold: int) -> int:
+    """``hold`` if it is a valid number of steps per planned action, else a one-line error."""
+    if hold < 1:
+        raise ForethoughtError(f"hold must be >= 1 step per planned action, got {hold}")
+    return hold
+
+
+def decisions(horizon: int, hold: int) -> int:
+    """Decisions that cover ``horizon`` steps when each action is held ``hold`` steps."""
+    return -(-horizon // check_hold(hold))
 
 
 class HeldActionModel:
@@ -35,10 +48,7 @@ class HeldActionModel:
     def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
         return self.model.imagine(belief, actions.repeat_interleave(self.hold, dim=1))
 
-    def encode_goal(self, obs: Obs) -> Tensor:
-        return self.model.encode_goal(obs)
-
-    def __getattr__(self, name: str) -> Any:  # parameters(), device, ... of the real model
+    def __getattr__(self, name: str) -> Any:  # encode_goal, parameters(), ... of the real model
         return getattr(self.model, name)
 
 
@@ -51,12 +61,11 @@ class HeldActionPlanner:
     """
 
     def __init__(self, inner: Planner, hold: int) -> None:
-        if hold < 1:
-            raise ForethoughtError(f"HeldActionPlanner hold must be >= 1, got {hold}")
-        cfg = getattr(inner, "config", None)
-        if getattr(cfg, "n_actions", None) is not None:
-            raise ForethoughtError("held actions are for continuous planners (cem, icem, mppi)")
-        self.inner, self.hold = inner, hold
+        if isinstance(getattr(inner, "config", None), DiscretePlannerConfig):
+            raise ForethoughtError(
+                "held actions are for continuous planners (cem, icem, mppi, gradient)"
+            )
+        self.inner, self.hold = inner, check_hold(hold)
 
     @property
     def config(self) -> Any:

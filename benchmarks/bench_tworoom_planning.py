@@ -34,6 +34,7 @@ from forethought.eval.closed_loop import (
     budget_planner,
     evaluate_planning,
     goal_agent_factory,
+    load_goal_readout,
     load_planning_model,
     two_room_tasks,
 )
@@ -53,16 +54,28 @@ def parse_budgets(text: str) -> list[tuple[int, int]]:
 
 
 def planning_row(
-    model: Any, args: argparse.Namespace, tasks: list, samples: int, iterations: int, label: str
+    loaded: tuple[Any, Any],
+    args: argparse.Namespace,
+    tasks: list,
+    samples: int,
+    iterations: int,
+    label: str,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` with the planner at one budget; returns the JSON row."""
+    """Evaluate ``loaded`` (model, goal readout or None) with the planner at one budget; returns
+    the JSON row."""
     env_fn = lambda: make_env(TWO_ROOM, obs="both")  # noqa: E731
     space = env_fn().action_space
     planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
+    model, readout = loaded
 
-    def objective(goal: torch.Tensor) -> GoalObjective:
+    def objective(goal_latent: torch.Tensor) -> GoalObjective:
+        goal = goal_latent if readout is None else readout(goal_latent)
         return GoalObjective(
-            goal, mode=args.objective, distance=args.distance, mean_weight=args.mean_weight
+            goal,
+            mode=args.objective,
+            distance=args.distance,
+            mean_weight=args.mean_weight,
+            readout=readout,
         )
 
     start = time.time()
@@ -113,6 +126,12 @@ def main() -> int:
     p.add_argument("--distance", default="squared", choices=("squared", "l2"))
     p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
+    p.add_argument(
+        "--goal-space",
+        default="latent",
+        choices=("latent", "probe"),
+        help="goal distance between latents, or between probe-read positions",
+    )
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
     p.add_argument("--max-steps", type=int, default=200, help="steps per episode")
@@ -143,15 +162,22 @@ def main() -> int:
             "mode": args.objective,
             "distance": args.distance,
             "mean_weight": args.mean_weight,
+            "space": args.goal_space,
         },
         "execute_steps": args.execute_steps,
         "rows": [random_row(args, tasks)],
     }
+
+    def load(run: str) -> tuple[Any, Any]:  # (model, goal readout or None)
+        if args.goal_space == "probe":
+            return load_goal_readout(run, TWO_ROOM)
+        return load_planning_model(run, TWO_ROOM), None
+
     models: list[tuple[str, Any]] = []
     if not args.no_ceiling:
-        models.append((f"true simulator ({TRUE_SIM})", load_planning_model(TRUE_SIM, TWO_ROOM)))
+        models.append((f"true simulator ({TRUE_SIM})", load(TRUE_SIM)))
     if args.run:
-        models.append((f"run {args.run}", load_planning_model(args.run, TWO_ROOM)))
+        models.append((f"run {args.run}", load(args.run)))
     for label, model in models:
         result["rows"].append(
             planning_row(model, args, tasks, args.samples, args.iterations, label)

@@ -93,3 +93,55 @@ def test_a_model_that_cannot_read_the_env_is_refused(state3_run, capsys, command
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert rc == 2 and len(err) == 1, err
     assert "'state' of shape (3,)" in err[0] and "(4,)" in err[0], err[0]
+
+
+def _tworoom_run(root, obs: str):
+    """A tiny JEPA on a few real TwoRoom episodes (one training step)."""
+    data = root / f"tworoom_{obs}.h5"
+    assert main(["collect", ENV, "--episodes", "4", "--max-steps", "12", "--obs", obs,
+                 "--out", str(data), "--workers", "1"]) == 0  # fmt: skip
+    torch.set_num_threads(1)
+    cfg = TrainConfig(steps=1, batch_size=2, window=4, val_every=1, log_every=1, warmup_steps=1)
+    train(
+        data,
+        root / f"run_{obs}",
+        cfg,
+        lambda ds: build_model("jepa", "tiny", DataSpec.from_dataset(ds), obs_keys=("pixels",)),
+        model_name="jepa",
+        preset="tiny",
+        progress=False,
+    )
+    return root / f"run_{obs}"
+
+
+@pytest.fixture(scope="module")
+def pixel_run(tmp_path_factory):
+    return _tworoom_run(tmp_path_factory.mktemp("tworoom"), "both")
+
+
+def test_probe_goal_space_plans_in_the_probes_units(pixel_run, capsys):
+    from forethought.eval.closed_loop import load_goal_readout
+
+    model, readout = load_goal_readout(str(pixel_run), ENV, probe_steps=20)
+    assert readout(torch.zeros(3, 5, model.latent_dim)).shape == (3, 5, 2)  # latents -> (x, y)
+    rc = main(["plan", str(pixel_run), "--env", ENV, "--goal-space", "probe", "--max-steps", "3",
+               "--probe-steps", "20", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "success: no" in out, out  # 3 steps cannot cross rooms
+
+
+def test_true_sim_probe_reads_the_exact_position():
+    from forethought.eval.closed_loop import load_goal_readout
+
+    _, readout = load_goal_readout("true-sim", ENV)
+    z = torch.arange(8.0).reshape(2, 4)  # two states [x, y, wall_x, door_y]
+    assert readout(z).tolist() == [[0.0, 1.0], [4.0, 5.0]]
+
+
+def test_probe_goal_space_needs_a_true_state_in_the_training_data(tmp_path, capsys):
+    run = _tworoom_run(tmp_path, "pixels")
+    capsys.readouterr()  # the collection's progress lines
+    rc = main(["plan", str(run), "--env", ENV, "--goal-space", "probe", *SMALL])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1, err
+    assert "lacks observation key(s) ['state']" in err[0] and "--obs both" in err[0], err[0]

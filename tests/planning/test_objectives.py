@@ -35,10 +35,20 @@ def test_goal_objective_takes_a_batch_one_goal_and_checks_shapes():
     assert GoalObjective(GOAL[None]).cost(r).tolist() == [1.0, 26.0]
     with pytest.raises(ForethoughtError, match="mode must be 'sum' or 'last'"):
         GoalObjective(GOAL, mode="mean")
-    with pytest.raises(ForethoughtError, match="goal has D=3"):
+    with pytest.raises(ForethoughtError, match="G=3 dims but the model's latents have D=2"):
         GoalObjective(torch.zeros(3)).cost(r)
     with pytest.raises(ForethoughtError, match="weights must be"):
         GoalObjective(GOAL, weights=torch.ones(3))
+
+
+def test_goal_objective_measures_through_a_readout():
+    r = Rollout(latents=LATENTS)
+    first = lambda z: z[..., :1]  # noqa: E731  a "probe" reading dim 0: [[1, 0], [3, 0]]
+    assert GoalObjective(torch.tensor([1.0]), readout=first).cost(r).tolist() == [1.0, 5.0]
+    last_l2 = GoalObjective(torch.tensor([3.0]), mode="last", distance="l2", readout=first)
+    assert last_l2.cost(r).tolist() == [3.0, 3.0]
+    with pytest.raises(ForethoughtError, match=r"readout maps latents \(2, 2, 2\) to \(2, 2, 1\)"):
+        GoalObjective(GOAL, readout=first).cost(r)
 
 
 def test_reward_objective_is_minus_discounted_return():

@@ -34,7 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--windows", type=int, default=512, help="held-out windows (default 512)")
     p.add_argument("--state-key", default="state", help="observation key of the true state")
     p.add_argument("--state-dims", default="", help="state dims to score, e.g. 0,1 (default all)")
-    p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
     p.add_argument("--planning", action="store_true", help="closed-loop planning to goals")
     p.add_argument("--env", default=None, help="env id for --planning, e.g. forethought/TwoRoom-v0")
     p.add_argument("--out", type=Path, default=None, help="metrics file (default RUN/metrics.json)")
@@ -146,7 +145,8 @@ def run_planning(args: argparse.Namespace) -> dict:
     budget = (
         f"{args.samples}x{args.iterations}, horizon {args.horizon}, "
         f"{args.execute_steps} actions per plan, hold {args.hold}, "
-        f"{args.objective} {args.goal_distance} goal cost (+{args.mean_weight:g} x mean)"
+        f"{args.objective} {args.goal_distance} goal cost in {args.goal_space} space "
+        f"(+{args.mean_weight:g} x mean)"
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

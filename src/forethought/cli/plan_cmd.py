@@ -34,8 +34,16 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
         "--goal-distance",
         default="squared",
         choices=("squared", "l2"),
-        help="latent distance to the goal (default squared)",
+        help="distance to the goal (default squared)",
     )
+    p.add_argument(
+        "--goal-space",
+        default="latent",
+        choices=("latent", "probe"),
+        help="measure the goal distance between latents, or between positions a state probe "
+        "reads from them (fitted on the training data's true states; default latent)",
+    )
+    p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
     p.add_argument(
         "--mean-weight",
         type=float,
@@ -75,6 +83,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     from forethought.eval.closed_loop import (
         budget_planner,
         goal_agent_factory,
+        load_goal_readout,
         load_planning_model,
     )
     from forethought.planning import GoalObjective
@@ -82,14 +91,20 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     planner = budget_planner(
         args.planner, env.action_space, args.horizon, args.samples, args.iterations, args.hold
     )
-    model = load_planning_model(args.run_dir, args.env)
+    readout = None
+    if args.goal_space == "probe":
+        model, readout = load_goal_readout(args.run_dir, args.env, args.probe_steps)
+    else:
+        model = load_planning_model(args.run_dir, args.env)
     mode, distance, mean_weight = args.objective, args.goal_distance, args.mean_weight
-    return goal_agent_factory(
-        model,
-        planner,
-        args.execute_steps,
-        lambda goal: GoalObjective(goal, mode=mode, distance=distance, mean_weight=mean_weight),
-    )
+
+    def objective(goal_latent: Any) -> GoalObjective:
+        goal = goal_latent if readout is None else readout(goal_latent)
+        return GoalObjective(
+            goal, mode=mode, distance=distance, mean_weight=mean_weight, readout=readout
+        )
+
+    return goal_agent_factory(model, planner, args.execute_steps, objective)
 
 
 def write_gif(path: Path, frames: tuple, fps: int = 10) -> None:

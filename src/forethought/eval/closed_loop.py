@@ -451,6 +451,44 @@ def load_planning_model(run: str, env_id: str) -> Any:
     return load_run(run).model
 
 
+# The state dims a goal probe reads, per env: TwoRoom's agent position (x, y).
+GOAL_STATE_DIMS: dict[str, tuple[int, ...]] = {TWO_ROOM: (0, 1)}
+GOAL_SPACES = ("latent", "probe")
+
+
+def load_goal_readout(
+    run: str, env_id: str, probe_steps: int = 2000
+) -> tuple[Any, Callable[[torch.Tensor], torch.Tensor]]:
+    """The planning model and a state probe for a goal cost in the world's units.
+
+    For a run, the probe (latent -> the env's goal dims, e.g. TwoRoom's x, y) is fitted on
+    frozen latents of the run's training episodes, so it uses the true states the training
+    data carries (``--obs both``), with ``probe_steps`` Adam steps; for ``true-sim`` it reads
+    those dims of the exact state.
+
+    Returns:
+        (model, readout) with readout mapping latents (..., D) to goal points (..., G).
+
+    Raises:
+        ForethoughtError: an env without goal dims, or a training dataset without a state.
+    """
+    if env_id not in GOAL_STATE_DIMS:
+        raise ForethoughtError(
+            f"a probe goal cost needs the env's goal state dims; {env_id} has none "
+            f"(supported: {', '.join(sorted(GOAL_STATE_DIMS))}); use --goal-space latent"
+        )
+    dims = GOAL_STATE_DIMS[env_id]
+    if run == TRUE_SIM:
+        index = torch.tensor(dims)
+        return load_planning_model(run, env_id), lambda z: z.index_select(-1, index.to(z.device))
+    from forethought.eval.offline import fit_run_probe
+    from forethought.training.load import load_run
+
+    loaded = load_run(run)
+    probe = fit_run_probe(loaded, dims=dims, steps=probe_steps).eval().requires_grad_(False)
+    return loaded.model, probe
+
+
 def budget_planner(
     name: str,
     action_space: Any,

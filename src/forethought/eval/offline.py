@@ -196,37 +196,67 @@ def _map_obs(batch: WindowBatch, keys: tuple[str, ...], fn) -> WindowBatch:
     return replace(batch, obs={k: fn(v) if k in keys else v for k, v in batch.obs.items()})
 
 
+def train_episodes(run: Any, ds: Dataset) -> np.ndarray:
+    """The episodes of the run's training dataset ``ds`` that training did not hold out."""
+    val = set(np.asarray(run.dataset["val_episodes"], dtype=np.int64).tolist())
+    return np.array([e for e in range(ds.n_episodes) if e not in val], dtype=np.int64)
+
+
+def open_training_data(run: Any, needs: tuple[str, ...], why: str) -> Dataset:
+    """Open the run's training dataset, checking it still exists and has the keys ``needs``."""
+    path = Path(run.dataset["path"])
+    if not path.exists():
+        raise ForethoughtError(
+            f"the run's training dataset {path} is gone; {why} (restore it, or re-collect it "
+            "with the same command)"
+        )
+    ds = Dataset(path)
+    missing = [k for k in needs if k not in ds.meta.obs_keys]
+    if missing:
+        ds.close()
+        raise ForethoughtError(
+            f"training dataset {path} lacks observation key(s) {missing}; {why}, so it needs "
+            "the model's keys and a true state (collect built-in envs with --obs both)"
+        )
+    return ds
+
+
+def fit_run_probe(
+    run: Any,
+    state_key: str = "state",
+    dims: tuple[int, ...] | None = (0, 1),
+    rows: int = 16384,
+    steps: int = 2000,
+    seed: int = 0,
+) -> Any:
+    """A probe latent -> ``state_key[dims]`` fitted on frozen latents of the run's training
+    episodes (never its held-out ones); a module mapping (..., D) to (..., S)."""
+    load = tuple(sorted(set(run.model.encoder.keys) | {state_key}))
+    with open_training_data(run, load, "the state probe is fitted on it") as tr:
+        return fit_state_probe(
+            run.model,
+            tr,
+            state_key,
+            dims,
+            rows=rows,
+            episodes=train_episodes(run, tr),
+            obs_keys=load,
+            seed=seed,
+            steps=steps,
+        )
+
+
 def evaluate_offline(run: Any, heldout: Path, cfg: OfflineEvalConfig) -> dict[str, Any]:
     """Measure ``run`` (a :class:`~forethought.training.LoadedRun`) on ``heldout``."""
     model = run.model
     keys = tuple(model.encoder.keys)
     load = tuple(sorted(set(keys) | {cfg.state_key}))
-    train_path = Path(run.dataset["path"])
-    if not train_path.exists():
-        raise ForethoughtError(
-            f"the run's training dataset {train_path} is gone; the probe and the linear baseline "
-            "are fitted on it (restore it, or re-collect it with the same command)"
-        )
-    with Dataset(train_path) as tr:
-        missing = [k for k in load if k not in tr.meta.obs_keys]
-        if missing:
-            raise ForethoughtError(
-                f"training dataset {train_path} lacks observation key(s) {missing}; the grounded "
-                f"evaluation needs the model's keys and a true state ('--state-key')"
-            )
-        val = set(np.asarray(run.dataset["val_episodes"], dtype=np.int64).tolist())
-        train_eps = np.array([e for e in range(tr.n_episodes) if e not in val], dtype=np.int64)
-        probe = fit_state_probe(
-            model,
-            tr,
-            cfg.state_key,
-            cfg.state_dims,
-            rows=cfg.probe_rows,
-            episodes=train_eps,
-            obs_keys=load,
-            seed=cfg.seed,
-            steps=cfg.probe_steps,
-        )
+    probe = fit_run_probe(
+        run, cfg.state_key, cfg.state_dims, cfg.probe_rows, cfg.probe_steps, cfg.seed
+    )
+    why = "the linear baseline is fitted on it"
+    with open_training_data(run, load, why) as tr:
+        train_eps = train_episodes(run, tr)
         fit = WindowSampler(
             tr, 17, 1024, obs_keys=(cfg.state_key,), episodes=train_eps, seed=cfg.seed
         ).sample()
@@ -273,7 +303,10 @@ def evaluate_offline(run: Any, heldout: Path, cfg: OfflineEvalConfig) -> dict[st
     return {
         "run": str(run.path),
         "model": {"name": run.info.model_name, "preset": run.info.preset, "step": run.info.step},
-        "train_dataset": {"path": str(train_path), "fingerprint": run.dataset["fingerprint"]},
+        "train_dataset": {
+            "path": str(run.dataset["path"]),
+            "fingerprint": run.dataset["fingerprint"],
+        },
         "heldout": {
             "path": str(heldout),
             "fingerprint": held_fp,

@@ -1,6 +1,7 @@
 """Objectives: costs of imagined rollouts, (N,) for N candidates, lower is better.
 
-- :class:`GoalObjective`: distance of the latents to a goal latent (every step, or the last).
+- :class:`GoalObjective`: distance of the latents (or of a readout of them, e.g. a state probe)
+  to a goal (every step, or the last).
 - :class:`RewardObjective`: minus the (discounted) sum of rewards a head predicts from latents.
 - :class:`CallableObjective`: any function of the rollout.
 - :class:`UncertaintyPenalty`: another objective plus a weight times the models' disagreement.
@@ -27,16 +28,21 @@ def _check_cost(cost: Tensor, n: int, who: str) -> Tensor:
 
 @dataclass(frozen=True)
 class GoalObjective:
-    """Distance between imagined latents and a goal latent.
+    """Distance between imagined latents and a goal latent, or between a readout of them and a
+    goal in the readout's space.
 
     Args:
-        goal: (D,) or (1, D) goal latent, e.g. ``model.encode_goal(goal_obs)[0]``.
+        goal: (G,) or (1, G) goal: a latent, e.g. ``model.encode_goal(goal_obs)[0]`` (G = D),
+            or, with ``readout``, a point in its space (e.g. a goal position for a state probe).
         mode: ``"sum"`` over the horizon (reach it soon and stay) or ``"last"`` step only.
         distance: ``"squared"`` (sum of weighted squared differences) or ``"l2"`` (its root).
         weights: (D,) non-negative per-dimension weights, or None for all ones.
         mean_weight: adds this times the mean distance over the horizon. With ``mode="last"``
             a small value (0.1) keeps the long-horizon view (no local minimum from the path's
             early steps) while preferring plans that arrive sooner and stay at the goal.
+        readout: maps latents (..., D) to the space the goal lives in, (..., G); e.g. a state
+            probe from :func:`forethought.eval.fit_state_probe`, so the cost is a distance in
+            the world's units instead of in latent space. None: the latents themselves.
     """
 
     goal: Tensor
@@ -44,6 +50,7 @@ class GoalObjective:
     distance: str = "squared"
     weights: Tensor | None = None
     mean_weight: float = 0.0
+    readout: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.mean_weight < 0:
@@ -70,13 +77,20 @@ class GoalObjective:
 
     def distances(self, latents: Tensor) -> Tensor:
         """Per-step distances. latents (N, H, D) -> (N, H)."""
-        if latents.shape[-1] != self.goal.shape[0]:
+        points = latents if self.readout is None else self.readout(latents)  # (N, H, G)
+        if points.shape[:-1] != latents.shape[:-1] or points.shape[-1] != self.goal.shape[0]:
             raise ForethoughtError(
-                f"GoalObjective: goal has D={self.goal.shape[0]} but the model's latents have "
-                f"D={latents.shape[-1]} (encode the goal with the same model)"
+                f"GoalObjective: goal has G={self.goal.shape[0]} dims but "
+                + (
+                    f"the model's latents have D={latents.shape[-1]} (encode the goal with the "
+                    "same model)"
+                    if self.readout is None
+                    else f"the readout maps latents {tuple(latents.shape)} to "
+                    f"{tuple(points.shape)} (give the goal in the readout's space)"
+                )
             )
-        goal = self.goal.to(latents.device, latents.dtype)
-        sq = (latents - goal).square()  # (N, H, D)
+        goal = self.goal.to(points.device, points.dtype)
+        sq = (points - goal).square()  # (N, H, G)
         if self.weights is not None:
             sq = sq * self.weights.to(latents.device, latents.dtype)
         d = sq.sum(-1)  # (N, H)

@@ -6,7 +6,7 @@ episodes and imagines the next ``--horizon`` rows from the actions alone. The pr
 each imagined latent is compared with the true position (error in px), against copying the last
 observed position. Also reported: the effective rank of held-out latents (collapse check).
 
-Run: python benchmarks/bench_tworoom_grounded.py RUN [--out RESULT.json]
+Run: python benchmarks/bench_tworoom_grounded.py RUN [--data HELDOUT.h5] [--out RESULT.json]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from _results import write_result
 
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowSampler
-from forethought.eval import effective_rank, encode_rows, fit_state_probe, open_loop_errors
+from forethought.eval import effective_rank, encode_rows, open_loop_errors
+from forethought.eval.offline import fit_run_probe
 from forethought.training import load_run
 
 
@@ -35,17 +36,20 @@ def evaluate_run(
     probe_rows: int = 16384,
     probe_steps: int = 2000,
 ) -> dict:
-    """The grounded errors of the model in ``run_dir`` on its held-out episodes (see module doc)."""
+    """The grounded errors of the model in ``run_dir`` on held-out episodes (see module doc):
+    the run's own held-out episodes, or every episode of ``data`` when it is another dataset."""
     start = time.time()
     run = load_run(run_dir)
     model = run.model
     keys = tuple(model.encoder.keys)
-    val = np.asarray(run.dataset["val_episodes"], dtype=np.int64)
     load = tuple(sorted(set(keys) | {"state"}))
+    probe = fit_run_probe(run, rows=probe_rows, steps=probe_steps)  # on the training episodes
     with Dataset(data or Path(run.dataset["path"])) as ds:
-        train_eps = np.setdiff1d(np.arange(ds.n_episodes), val)
-        probe = fit_state_probe(
-            model, ds, rows=probe_rows, episodes=train_eps, obs_keys=load, steps=probe_steps
+        own = ds.fingerprint() == run.dataset["fingerprint"]
+        val = (
+            np.asarray(run.dataset["val_episodes"], dtype=np.int64)
+            if own
+            else np.arange(ds.n_episodes)
         )
         held = WindowSampler(
             ds, context + horizon, windows, obs_keys=load, episodes=val, seed=2
@@ -60,6 +64,7 @@ def evaluate_run(
         "trained_steps": run.info.step,
         "trained_s": round(run.info.elapsed_s, 1),
         "dataset_fingerprint": run.info.dataset_fingerprint,
+        "held_out": str(data) if data else "the run's held-out episodes",
         "held_out_episodes": int(val.size),
         "windows": b,
         "context": c,
@@ -86,7 +91,9 @@ def summary(r: dict) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path)
-    p.add_argument("--data", type=Path, default=None, help="dataset (default: the run's)")
+    p.add_argument(
+        "--data", type=Path, default=None, help="held-out dataset (default: the run's own split)"
+    )
     p.add_argument("--horizon", type=int, default=16)
     p.add_argument("--context", type=int, default=1)
     p.add_argument("--windows", type=int, default=1024, help="held-out windows evaluated")

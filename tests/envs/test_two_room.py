@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from forethought.envs.exploration import TwoRoomExplorer, make_explorer
+from forethought.envs.exploration import (
+    TwoRoomExplorer,
+    make_contact_explorer,
+    make_explorer,
+)
 from forethought.envs.two_room import (
     MAX_STEP,
     WALL_VALUE,
@@ -173,10 +177,13 @@ def test_pixel_peak_at_agent_and_sigma() -> None:
     assert profile[3] == 255 and sigma == pytest.approx(1.3, abs=0.05)
 
 
-def _explore(seed_base: int, episodes: int, steps: int) -> tuple[float, list[np.ndarray]]:
+def _explore(
+    seed_base: int, episodes: int, steps: int, factory=make_explorer
+) -> tuple[float, list[np.ndarray], float]:
+    """(share of episodes that crossed rooms, every action, share of blocked steps)."""
     env = TwoRoomEnv(obs_mode="state")
-    policy = make_explorer(env.observation_space, env.action_space)
-    crossed, all_actions = 0, []
+    policy = factory(env.observation_space, env.action_space)
+    crossed, all_actions, blocked, moving = 0, [], 0, 0
     for ep in range(episodes):
         obs, info = env.reset(seed=seed_base + ep)
         policy.reset(obs, info, np.random.default_rng(seed_base + ep))
@@ -185,20 +192,31 @@ def _explore(seed_base: int, episodes: int, steps: int) -> tuple[float, list[np.
             action = policy.act(obs, info)
             assert env.action_space.contains(action)
             all_actions.append(action)
+            before = obs[:2].copy()
             obs, _, _, _, info = env.step(action)
             rooms.add(which_room(float(obs[0]), float(obs[2])))
+            if np.linalg.norm(action) > 0.5:
+                moving += 1
+                blocked += np.linalg.norm(obs[:2] - before) < 0.5 * np.linalg.norm(action)
         crossed += {-1, 1} <= rooms
-    return crossed / episodes, all_actions
+    return crossed / episodes, all_actions, blocked / moving
 
 
 def test_explorer_valid_deterministic_and_crosses() -> None:
-    share, actions = _explore(0, 200, 100)
+    share, actions, _ = _explore(0, 200, 100)
     assert share > 0.10, f"only {share:.0%} of episodes crossed rooms"
     assert max(np.linalg.norm(a) for a in actions) <= MAX_STEP + 1e-5
-    _, again = _explore(0, 3, 50)
+    _, again, _ = _explore(0, 3, 50)
     np.testing.assert_array_equal(np.stack(actions[:50]), np.stack(again[:50]))
     assert isinstance(
         make_explorer(gym.spaces.Box(0, 1, (4,)), TwoRoomEnv().action_space), TwoRoomExplorer
     )
     with pytest.raises(ValueError):
         make_explorer(gym.spaces.Box(0, 1, (4,)), gym.spaces.Discrete(3))
+
+
+def test_contact_explorer_stays_at_walls_far_more_often() -> None:
+    _, _, bouncing = _explore(0, 40, 200)
+    share, _, staying = _explore(0, 40, 200, make_contact_explorer)
+    assert bouncing < 0.1 and staying > 0.25, (bouncing, staying)
+    assert share > 0.10  # still crosses the door

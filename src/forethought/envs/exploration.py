@@ -141,3 +141,16 @@ def make_explorer(observation_space: gym.Space, action_space: gym.Space) -> TwoR
             f"TwoRoomExplorer needs a Box action space of shape (2,), got {action_space}"
         )
     return TwoRoomExplorer(max_step=float(np.min(action_space.high)))
+
+
+def make_contact_explorer(observation_space: gym.Space, action_space: gym.Space) -> TwoRoomExplorer:
+    """Factory for ``--policy forethought.envs.exploration:make_contact_explorer``: walkers that
+    stay at a wall until their heading drifts away (``bounce=False``, as in PLDM's recipe).
+
+    The data then holds sustained wall contact (39% of steps blocked, against 4.9% with
+    :func:`make_explorer`), which models need to learn that walls stop the agent for many steps
+    in a row (``benchmarks/bench_wall_contact.py``).
+    """
+    explorer = make_explorer(observation_space, action_space)
+    explorer.bounce = False
+    return explorer

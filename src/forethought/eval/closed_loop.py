@@ -453,7 +453,6 @@ def load_planning_model(run: str, env_id: str) -> Any:
 
 # The state dims a goal probe reads, per env: TwoRoom's agent position (x, y).
 GOAL_STATE_DIMS: dict[str, tuple[int, ...]] = {TWO_ROOM: (0, 1)}
-GOAL_SPACES = ("latent", "probe")
 
 
 def load_goal_readout(

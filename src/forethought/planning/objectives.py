@@ -36,7 +36,7 @@ class GoalObjective:
             or, with ``readout``, a point in its space (e.g. a goal position for a state probe).
         mode: ``"sum"`` over the horizon (reach it soon and stay) or ``"last"`` step only.
         distance: ``"squared"`` (sum of weighted squared differences) or ``"l2"`` (its root).
-        weights: (D,) non-negative per-dimension weights, or None for all ones.
+        weights: (G,) non-negative per-dimension weights, or None for all ones.
         mean_weight: adds this times the mean distance over the horizon. With ``mode="last"``
             a small value (0.1) keeps the long-horizon view (no local minimum from the path's
             early steps) while preferring plans that arrive sooner and stay at the goal.
@@ -92,7 +92,7 @@ class GoalObjective:
         goal = self.goal.to(points.device, points.dtype)
         sq = (points - goal).square()  # (N, H, G)
         if self.weights is not None:
-            sq = sq * self.weights.to(latents.device, latents.dtype)
+            sq = sq * self.weights.to(points.device, points.dtype)
         d = sq.sum(-1)  # (N, H)
         return d if self.distance == "squared" else d.clamp_min(1e-12).sqrt()
 

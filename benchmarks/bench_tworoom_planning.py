@@ -26,19 +26,16 @@ import torch
 from _results import machine, write_result
 
 from forethought.envs import make_env
-from forethought.eval.closed_loop import (
+from forethought.eval.closed_loop import PlanningResult, RandomAgent, evaluate_planning
+from forethought.eval.goals import (
     TRUE_SIM,
     TWO_ROOM,
-    PlanningResult,
-    RandomAgent,
     budget_planner,
-    evaluate_planning,
     goal_agent_factory,
-    load_goal_readout,
-    load_planning_model,
+    goal_objective,
+    load_goal_model,
     two_room_tasks,
 )
-from forethought.planning import GoalObjective
 
 
 def parse_budgets(text: str) -> list[tuple[int, int]]:
@@ -67,16 +64,7 @@ def planning_row(
     space = env_fn().action_space
     planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
     model, readout = loaded
-
-    def objective(goal_latent: torch.Tensor) -> GoalObjective:
-        goal = goal_latent if readout is None else readout(goal_latent)
-        return GoalObjective(
-            goal,
-            mode=args.objective,
-            distance=args.distance,
-            mean_weight=args.mean_weight,
-            readout=readout,
-        )
+    objective = goal_objective(args.objective, args.distance, args.mean_weight, readout)
 
     start = time.time()
     result = evaluate_planning(
@@ -168,16 +156,13 @@ def main() -> int:
         "rows": [random_row(args, tasks)],
     }
 
-    def load(run: str) -> tuple[Any, Any]:  # (model, goal readout or None)
-        if args.goal_space == "probe":
-            return load_goal_readout(run, TWO_ROOM)
-        return load_planning_model(run, TWO_ROOM), None
-
     models: list[tuple[str, Any]] = []
     if not args.no_ceiling:
-        models.append((f"true simulator ({TRUE_SIM})", load(TRUE_SIM)))
+        models.append(
+            (f"true simulator ({TRUE_SIM})", load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space))
+        )
     if args.run:
-        models.append((f"run {args.run}", load(args.run)))
+        models.append((f"run {args.run}", load_goal_model(args.run, TWO_ROOM, args.goal_space)))
     for label, model in models:
         result["rows"].append(
             planning_row(model, args, tasks, args.samples, args.iterations, label)

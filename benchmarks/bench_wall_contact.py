@@ -26,7 +26,7 @@ from _results import machine, write_result
 
 from forethought.envs import make_env
 from forethought.envs.two_room import which_room
-from forethought.eval.closed_loop import TWO_ROOM, load_goal_readout, two_room_tasks
+from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
 from forethought.planning import obs_to_tensors
 
 KS = (1, 5, 10, 20, 30, 40, 60)
@@ -54,7 +54,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     started = time.time()
-    model, probe = load_goal_readout(args.run, TWO_ROOM)
+    model, probe = load_goal_model(args.run, TWO_ROOM, "probe")
     keys = tuple(getattr(getattr(model, "encoder", None), "keys", ("state",)))
     env = make_env(TWO_ROOM, obs="both")
     errors, crossings, stays = [], [], []

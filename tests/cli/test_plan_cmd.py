@@ -120,9 +120,9 @@ def pixel_run(tmp_path_factory):
 
 
 def test_probe_goal_space_plans_in_the_probes_units(pixel_run, capsys):
-    from forethought.eval.closed_loop import load_goal_readout
+    from forethought.eval.goals import load_goal_model
 
-    model, readout = load_goal_readout(str(pixel_run), ENV, probe_steps=20)
+    model, readout = load_goal_model(str(pixel_run), ENV, "probe", probe_steps=20)
     assert readout(torch.zeros(3, 5, model.latent_dim)).shape == (3, 5, 2)  # latents -> (x, y)
     rc = main(["plan", str(pixel_run), "--env", ENV, "--goal-space", "probe", "--max-steps", "3",
                "--probe-steps", "20", *SMALL])  # fmt: skip
@@ -131,9 +131,9 @@ def test_probe_goal_space_plans_in_the_probes_units(pixel_run, capsys):
 
 
 def test_true_sim_probe_reads_the_exact_position():
-    from forethought.eval.closed_loop import load_goal_readout
+    from forethought.eval.goals import load_goal_model
 
-    _, readout = load_goal_readout("true-sim", ENV)
+    _, readout = load_goal_model("true-sim", ENV, "probe")
     z = torch.arange(8.0).reshape(2, 4)  # two states [x, y, wall_x, door_y]
     assert readout(z).tolist() == [[0.0, 1.0], [4.0, 5.0]]
 

@@ -13,11 +13,9 @@ from forethought.eval.closed_loop import (
     PlanningResult,
     RandomAgent,
     evaluate_planning,
-    goal_agent_factory,
-    goal_observation,
     run_episode,
-    two_room_tasks,
 )
+from forethought.eval.goals import goal_agent_factory, goal_observation, two_room_tasks
 from forethought.eval.metrics import SuccessRate, wilson_interval
 from forethought.planning import TwoRoomSimModel, build_planner
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from forethought.core.errors import ForethoughtError
-from forethought.eval.closed_loop import budget_planner
+from forethought.eval.goals import budget_planner
 from forethought.planning import ActionSpaceInfo, HeldActionPlanner, PlanCarry, build_planner
 from tests.planning.helpers import LQ_HORIZON, lq_optimum, lq_problem
 from tests.planning.test_continuous import SPACE, Recording

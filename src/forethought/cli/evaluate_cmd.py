@@ -115,12 +115,8 @@ def run_planning(args: argparse.Namespace) -> dict:
     from forethought.core.errors import ForethoughtError
     from forethought.envs import make_env
     from forethought.envs.factory import check_env_id
-    from forethought.eval.closed_loop import (
-        TRUE_SIM,
-        RandomAgent,
-        evaluate_planning,
-        goal_tasks,
-    )
+    from forethought.eval.closed_loop import RandomAgent, evaluate_planning
+    from forethought.eval.goals import TRUE_SIM, goal_tasks
 
     if args.env is None:
         raise ForethoughtError("--planning needs --env ENV_ID (e.g. forethought/TwoRoom-v0)")

@@ -80,30 +80,18 @@ def parse_goal(text: str) -> tuple[float, float]:
 
 def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     """Load the model named by ``args.run_dir`` and pair it with the planner flags."""
-    from forethought.eval.closed_loop import (
+    from forethought.eval.goals import (
         budget_planner,
         goal_agent_factory,
-        load_goal_readout,
-        load_planning_model,
+        goal_objective,
+        load_goal_model,
     )
-    from forethought.planning import GoalObjective
 
     planner = budget_planner(
         args.planner, env.action_space, args.horizon, args.samples, args.iterations, args.hold
     )
-    readout = None
-    if args.goal_space == "probe":
-        model, readout = load_goal_readout(args.run_dir, args.env, args.probe_steps)
-    else:
-        model = load_planning_model(args.run_dir, args.env)
-    mode, distance, mean_weight = args.objective, args.goal_distance, args.mean_weight
-
-    def objective(goal_latent: Any) -> GoalObjective:
-        goal = goal_latent if readout is None else readout(goal_latent)
-        return GoalObjective(
-            goal, mode=mode, distance=distance, mean_weight=mean_weight, readout=readout
-        )
-
+    model, readout = load_goal_model(args.run_dir, args.env, args.goal_space, args.probe_steps)
+    objective = goal_objective(args.objective, args.goal_distance, args.mean_weight, readout)
     return goal_agent_factory(model, planner, args.execute_steps, objective)
 
 
@@ -120,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     from forethought.envs import make_env
     from forethought.envs.factory import check_env_id
-    from forethought.eval.closed_loop import goal_tasks, run_episode
+    from forethought.eval.closed_loop import run_episode
+    from forethought.eval.goals import goal_tasks
 
     torch.set_num_threads(max(1, args.threads))
     check_env_id(args.env)

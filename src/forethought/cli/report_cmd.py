@@ -32,7 +32,8 @@ def planning_videos(args: argparse.Namespace) -> list:
     """Record ``args.episodes`` planning episodes as GIFs (captions say how each went)."""
     from forethought.envs import make_env
     from forethought.envs.factory import check_env_id
-    from forethought.eval.closed_loop import goal_tasks, run_episode
+    from forethought.eval.closed_loop import run_episode
+    from forethought.eval.goals import goal_tasks
     from forethought.eval.report import Media, gif_bytes
 
     check_env_id(args.env)

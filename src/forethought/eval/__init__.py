@@ -7,7 +7,11 @@ File tree::
     perturb.py   deterministic observation / action perturbations for robustness sweeps
     grounded.py  open_loop_errors (probe-read k-step errors) and fit_state_probe
     closed_loop.py  MPC episodes in a real env: run_episode, evaluate_planning (Wilson success,
-                 steps to success, planning ms), RandomAgent, TwoRoom start/goal tasks
+                 steps to success, planning ms), RandomAgent
+    goals.py     planning to goals: TwoRoom start/goal tasks, goal agents, planning models
+                 (a run or the true simulator), goal readouts (state probes), budget planners
+    offline.py   forethought evaluate --data: k-step errors with baselines, sweeps, calibration
+    report.py, report_figures.py  forethought report: one HTML file and Markdown, figures
 """
 
 from forethought.eval.closed_loop import (

@@ -9,14 +9,13 @@ TwoRoom protocol: the final distance is below 4.5 px after the budget). The epis
 ``max_steps`` unless the env ends it, or ``stop_on_success=True`` stops it at the first success
 (then final and first success agree). The first step with success is recorded either way.
 
-TwoRoom protocol (PLDM / DINO-WM "Wall"): :func:`two_room_tasks` draws start/goal pairs in
-different rooms with a random wall and door from a fixed seed; 200 pairs, 200 steps each.
+Goal tasks (the TwoRoom protocol), goal agents and the models and planners they use are in
+:mod:`forethought.eval.goals`.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from forethought.core.errors import ForethoughtError
 from forethought.eval.metrics import SuccessRate
@@ -300,216 +298,3 @@ class RandomAgent:
 
     def act(self, obs: Any, prev_action: Any = None) -> Any:
         return self.action_space.sample()
-
-
-# ---------------------------------------------------------------------------- goals
-
-
-def two_room_tasks(n: int, seed: int = 0) -> list[Task]:
-    """The TwoRoom planning protocol: ``n`` start/goal pairs in different rooms.
-
-    One generator seeded with ``seed`` draws the tasks in order, so the first k tasks of any
-    larger set are the same (a 10-task pilot is the head of the 200-task benchmark).
-    """
-    from forethought.envs.two_room import sample_start_goal_in_different_rooms
-
-    if n < 1:
-        raise ForethoughtError(f"need at least one task, got {n}")
-    rng = np.random.default_rng(seed)
-    return [sample_start_goal_in_different_rooms(rng) for _ in range(n)]
-
-
-def goal_observation(env: gym.Env, task: Task) -> Any:
-    """The observation the env shows with the agent standing at ``task["goal"]``.
-
-    For envs whose reset takes ``start`` and ``goal`` options (``forethought/TwoRoom-v0``):
-    the env is reset with ``start = goal`` and the task's layout; reset it again to run the task.
-    """
-    if "goal" not in task:
-        raise ForethoughtError("the task has no 'goal' to show")
-    try:
-        obs, _ = env.reset(options={**task, "start": task["goal"]})
-    except (ValueError, TypeError) as e:
-        name = env.spec.id if env.spec else type(env).__name__
-        goal = [round(float(v), 2) for v in np.asarray(task["goal"]).reshape(-1)]
-        raise ForethoughtError(
-            f"{name} cannot place the agent at the goal {goal} to show it (the env says: {e})"
-        ) from e
-    return obs
-
-
-def model_obs_keys(model: Any) -> tuple[str, ...] | None:
-    """The observation keys a model reads (``model.encoder.keys``), or None when unknown."""
-    keys = getattr(getattr(model, "encoder", None), "keys", None)
-    return tuple(keys) if keys is not None else None
-
-
-def check_model_fits_env(model: Any, obs: Any, action_space: gym.Space, env_id: str) -> None:
-    """Raise a one-line error when the env's observations or actions do not fit the model.
-
-    Checks the keys the model reads (``model.encoder.keys``), their shapes and the action size
-    against the model's ``spec`` (a ``DataSpec``) when the model has them.
-    """
-    from forethought.planning import ActionSpaceInfo, obs_to_tensors
-
-    have = {k: tuple(v.shape[1:]) for k, v in obs_to_tensors(obs).items()}
-    keys = model_obs_keys(model)
-    if keys is not None:
-        if missing := [k for k in keys if k not in have]:
-            raise ForethoughtError(
-                f"the model reads observation keys {list(keys)} but {env_id} gives "
-                f"{sorted(have)} (missing {missing}); was it trained on another env?"
-            )
-    spec = getattr(model, "spec", None)
-    if spec is None or not hasattr(spec, "obs"):
-        return
-    for o in spec.obs:
-        if (keys is None or o.key in keys) and o.key in have and have[o.key] != tuple(o.shape):
-            raise ForethoughtError(
-                f"the model reads '{o.key}' of shape {tuple(o.shape)} but {env_id} gives "
-                f"{have[o.key]}; was it trained on another env?"
-            )
-    info = ActionSpaceInfo.of(action_space)
-    if info.dim != spec.action_dim or info.discrete != spec.discrete:
-        raise ForethoughtError(
-            f"the model takes {spec.action_dim} {'discrete' if spec.discrete else 'continuous'} "
-            f"actions but {env_id} has {info.dim} {'discrete' if info.discrete else 'continuous'}"
-        )
-
-
-def goal_agent_factory(
-    model: Any,
-    planner: Any,
-    execute_steps: int = 1,
-    objective: Callable[[torch.Tensor], Any] | None = None,
-) -> AgentFactory:
-    """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
-
-    Args:
-        model: any world model; the goal is ``model.encode_goal`` of :func:`goal_observation`.
-        planner: any planner (shared across episodes; plans are seeded per call).
-        execute_steps: actions executed per plan.
-        objective: goal latent (D,) -> objective; default ``GoalObjective(goal, mode="sum")``.
-    """
-    from forethought.planning import GoalObjective, MPCAgent, obs_to_tensors
-
-    make_objective = objective or (lambda goal: GoalObjective(goal, mode="sum"))
-    device = next((t.device for t in getattr(model, "parameters", lambda: [])()), None)
-
-    def make(env: gym.Env, task: Task | None) -> Policy:
-        if task is None:
-            raise ForethoughtError("planning to a goal needs tasks with a 'goal'")
-        goal_obs = goal_observation(env, task)
-        env_id = env.spec.id if env.spec else type(env).__name__
-        check_model_fits_env(model, goal_obs, env.action_space, env_id)
-        with torch.no_grad():
-            goal = model.encode_goal(obs_to_tensors(goal_obs, device or "cpu"))[0]  # (D,)
-        target = make_objective(goal)
-        return MPCAgent(
-            model,
-            planner,
-            lambda _m, _o: target,
-            execute_steps=execute_steps,
-            action_space=env.action_space,
-        )
-
-    return make
-
-
-# ---------------------------------------------------------------------------- registries
-
-TRUE_SIM = "true-sim"  # stands for TwoRoom's true simulator wherever a run directory is asked
-TWO_ROOM = "forethought/TwoRoom-v0"
-# Envs that can show a goal observation, with their task protocol: (n, seed) -> tasks.
-GOAL_TASKS: dict[str, Callable[[int, int], list[Task]]] = {TWO_ROOM: two_room_tasks}
-
-
-def goal_tasks(env_id: str, n: int, seed: int = 0) -> list[Task]:
-    """The planning task protocol of ``env_id``, or a one-line error for envs without one."""
-    if env_id not in GOAL_TASKS:
-        raise ForethoughtError(
-            f"planning to a goal needs an env that can show its goal; {env_id} cannot "
-            f"(supported: {', '.join(sorted(GOAL_TASKS))})"
-        )
-    return GOAL_TASKS[env_id](n, seed)
-
-
-def load_planning_model(run: str, env_id: str) -> Any:
-    """The world model of a run directory, or TwoRoom's true simulator for ``run == "true-sim"``.
-
-    Raises:
-        ForethoughtError: not a run directory, or ``true-sim`` for another env.
-    """
-    if run == TRUE_SIM:
-        if env_id != TWO_ROOM:
-            raise ForethoughtError(f"'{TRUE_SIM}' is the true simulator of {TWO_ROOM} only")
-        from forethought.planning import TwoRoomSimModel
-
-        return TwoRoomSimModel()
-    from forethought.training.load import load_run
-
-    return load_run(run).model
-
-
-# The state dims a goal probe reads, per env: TwoRoom's agent position (x, y).
-GOAL_STATE_DIMS: dict[str, tuple[int, ...]] = {TWO_ROOM: (0, 1)}
-
-
-def load_goal_readout(
-    run: str, env_id: str, probe_steps: int = 2000
-) -> tuple[Any, Callable[[torch.Tensor], torch.Tensor]]:
-    """The planning model and a state probe for a goal cost in the world's units.
-
-    For a run, the probe (latent -> the env's goal dims, e.g. TwoRoom's x, y) is fitted on
-    frozen latents of the run's training episodes, so it uses the true states the training
-    data carries (``--obs both``), with ``probe_steps`` Adam steps; for ``true-sim`` it reads
-    those dims of the exact state.
-
-    Returns:
-        (model, readout) with readout mapping latents (..., D) to goal points (..., G).
-
-    Raises:
-        ForethoughtError: an env without goal dims, or a training dataset without a state.
-    """
-    if env_id not in GOAL_STATE_DIMS:
-        raise ForethoughtError(
-            f"a probe goal cost needs the env's goal state dims; {env_id} has none "
-            f"(supported: {', '.join(sorted(GOAL_STATE_DIMS))}); use --goal-space latent"
-        )
-    dims = GOAL_STATE_DIMS[env_id]
-    if run == TRUE_SIM:
-        index = torch.tensor(dims)
-        return load_planning_model(run, env_id), lambda z: z.index_select(-1, index.to(z.device))
-    from forethought.eval.offline import fit_run_probe
-    from forethought.training.load import load_run
-
-    loaded = load_run(run)
-    probe = fit_run_probe(loaded, dims=dims, steps=probe_steps).eval().requires_grad_(False)
-    return loaded.model, probe
-
-
-def budget_planner(
-    name: str,
-    action_space: Any,
-    horizon: int,
-    samples: int,
-    iterations: int,
-    hold: int = 1,
-    **overrides: Any,
-) -> Any:
-    """A registered planner at a budget (samples x iterations, horizon in steps); planners with
-    elites keep 1/8 of the samples (the default 32 of 256), so small budgets stay valid.
-    ``hold > 1`` searches one action per ``hold`` steps (:class:`HeldActionPlanner`) over
-    ceil(horizon / hold) decisions."""
-    from forethought.planning import HeldActionPlanner, build_planner
-    from forethought.planning.hold import decisions
-    from forethought.planning.registry import get_planner_entry
-
-    fields = {f.name for f in dataclasses.fields(get_planner_entry(name).config_cls)}
-    budget: dict[str, Any] = {"horizon": decisions(horizon, hold)}
-    if "samples" in fields:
-        budget.update(samples=samples, iterations=iterations)
-    if "elites" in fields:
-        budget["elites"] = max(2, samples // 8)
-    planner = build_planner(name, action_space, **{**budget, **overrides})
-    return HeldActionPlanner(planner, hold) if hold > 1 else planner

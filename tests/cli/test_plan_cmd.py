@@ -128,6 +128,8 @@ def test_probe_goal_space_plans_in_the_probes_units(pixel_run, capsys):
                "--probe-steps", "20", *SMALL])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0 and "success: no" in out, out  # 3 steps cannot cross rooms
+    # the probe was fitted once and cached in the run directory: the CLI loaded it
+    assert len(list((pixel_run / "heads").glob("state-probe-*.safetensors"))) == 1
 
 
 def test_true_sim_probe_reads_the_exact_position():

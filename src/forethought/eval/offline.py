@@ -41,6 +41,7 @@ from forethought.eval.metrics import (
     reliability_curve,
 )
 from forethought.eval.perturb import action_noise, drop_frames, feature_noise, occlude, pixel_noise
+from forethought.eval.run_heads import cached_mlp_head
 
 TRUTH_KEY = "__truth__"  # the clean state rides along under this key while inputs are perturbed
 
@@ -228,22 +229,39 @@ def fit_run_probe(
     rows: int = 16384,
     steps: int = 2000,
     seed: int = 0,
+    cache: bool = True,
 ) -> Any:
     """A probe latent -> ``state_key[dims]`` fitted on frozen latents of the run's training
-    episodes (never its held-out ones); a module mapping (..., D) to (..., S)."""
+    episodes (never its held-out ones); a module mapping (..., D) to (..., S).
+
+    With ``cache`` the probe is stored in ``RUN/heads/`` and reused by later calls with the same
+    settings and checkpoint (see :mod:`forethought.eval.run_heads`)."""
     load = tuple(sorted(set(run.model.encoder.keys) | {state_key}))
-    with open_training_data(run, load, "the state probe is fitted on it") as tr:
-        return fit_state_probe(
-            run.model,
-            tr,
-            state_key,
-            dims,
-            rows=rows,
-            episodes=train_episodes(run, tr),
-            obs_keys=load,
-            seed=seed,
-            steps=steps,
-        )
+
+    def fit() -> Any:
+        with open_training_data(run, load, "the state probe is fitted on it") as tr:
+            return fit_state_probe(
+                run.model,
+                tr,
+                state_key,
+                dims,
+                rows=rows,
+                episodes=train_episodes(run, tr),
+                obs_keys=load,
+                seed=seed,
+                steps=steps,
+            )
+
+    if not cache:
+        return fit()
+    settings = {
+        "state_key": state_key,
+        "dims": list(dims) if dims is not None else None,
+        "rows": rows,
+        "steps": steps,
+        "seed": seed,
+    }
+    return cached_mlp_head(run, "state-probe", settings, fit)
 
 
 def evaluate_offline(run: Any, heldout: Path, cfg: OfflineEvalConfig) -> dict[str, Any]:

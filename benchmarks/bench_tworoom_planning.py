@@ -31,6 +31,7 @@ from forethought.eval.goals import (
     TRUE_SIM,
     TWO_ROOM,
     budget_planner,
+    check_uncertainty,
     goal_agent_factory,
     goal_objective,
     load_goal_model,
@@ -57,6 +58,7 @@ def planning_row(
     samples: int,
     iterations: int,
     label: str,
+    uncertainty_weight: float = 0.0,
 ) -> dict[str, Any]:
     """Evaluate ``loaded`` (model, goal readout or None) with the planner at one budget; returns
     the JSON row."""
@@ -64,7 +66,9 @@ def planning_row(
     space = env_fn().action_space
     planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
     model, readout = loaded
-    objective = goal_objective(args.objective, args.distance, args.mean_weight, readout)
+    objective = goal_objective(
+        args.objective, args.distance, args.mean_weight, readout, uncertainty_weight
+    )
 
     start = time.time()
     result = evaluate_planning(
@@ -115,6 +119,12 @@ def main() -> int:
     p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
     p.add_argument(
+        "--uncertainty-weight",
+        type=float,
+        default=0.0,
+        help="the run's cost adds this times its ensemble disagreement (jepa-ensemble runs)",
+    )
+    p.add_argument(
         "--goal-space",
         default="latent",
         choices=("latent", "probe"),
@@ -146,33 +156,35 @@ def main() -> int:
         },
         "machine": machine(),
         "objective": {
-            "kind": "GoalObjective",
+            "kind": "GoalObjective" + (" + UncertaintyPenalty" if args.uncertainty_weight else ""),
             "mode": args.objective,
             "distance": args.distance,
             "mean_weight": args.mean_weight,
             "space": args.goal_space,
+            "uncertainty_weight_run": args.uncertainty_weight,
         },
         "execute_steps": args.execute_steps,
         "rows": [random_row(args, tasks)],
     }
 
-    models: list[tuple[str, Any]] = []
-    if not args.no_ceiling:
-        models.append(
-            (f"true simulator ({TRUE_SIM})", load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space))
-        )
+    models: list[tuple[str, Any, float]] = []  # label, (model, readout), uncertainty weight
+    if not args.no_ceiling:  # the true simulator is exact: nothing to penalize
+        sim = load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space)
+        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0))
     if args.run:
-        models.append((f"run {args.run}", load_goal_model(args.run, TWO_ROOM, args.goal_space)))
-    for label, model in models:
+        loaded = load_goal_model(args.run, TWO_ROOM, args.goal_space)
+        check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
+        models.append((f"run {args.run}", loaded, args.uncertainty_weight))
+    for label, model, weight in models:
         result["rows"].append(
-            planning_row(model, args, tasks, args.samples, args.iterations, label)
+            planning_row(model, args, tasks, args.samples, args.iterations, label, weight)
         )
     budgets = parse_budgets(args.budgets)
     if budgets:
         curve = []
         for samples, iterations in budgets:
-            for label, model in models:
-                row = planning_row(model, args, tasks, samples, iterations, label)
+            for label, model, weight in models:
+                row = planning_row(model, args, tasks, samples, iterations, label, weight)
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve
     result["eval_s"] = round(time.time() - started, 1)

@@ -8,6 +8,7 @@ the line; the model imagines the same actions from the first observation, and a 
 positions. Reported per k: the mean distance between imagined and true positions, and the share
 of pushes whose true path stays in the start room but whose imagined path ends in the other room
 ("imagined wall crossings"): the shortcut a planner exploits when its model leaks through walls.
+For an ensemble, also the median disagreement on steps the wall blocked against free steps.
 
 Run: python benchmarks/bench_wall_contact.py RUN [--pairs 100] [--steps 60] [--out JSON]
 """
@@ -42,6 +43,24 @@ def push(env: Any, task: dict, steps: int, speed: float) -> tuple[Any, np.ndarra
     return obs, actions, true
 
 
+def summarize_disagreement(d: dict[str, list[float]]) -> dict[str, Any] | None:
+    """Median per-step disagreement on steps the wall blocked (< 0.5 px moved) and on free ones."""
+    if not d["blocked"] or not d["free"]:
+        return None
+    blocked, free = float(np.median(d["blocked"])), float(np.median(d["free"]))
+    print(
+        f"disagreement per step, median: blocked {blocked:.4g} (n={len(d['blocked'])}), "
+        f"free {free:.4g} (n={len(d['free'])}), ratio {blocked / free:.2f}"
+    )
+    return {
+        "blocked_median": round(blocked, 6),
+        "blocked_steps": len(d["blocked"]),
+        "free_median": round(free, 6),
+        "free_steps": len(d["free"]),
+        "ratio": round(blocked / free, 3),
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", help="a trained TwoRoom run directory (or 'true-sim')")
@@ -58,6 +77,7 @@ def main() -> int:
     keys = tuple(getattr(getattr(model, "encoder", None), "keys", ("state",)))
     env = make_env(TWO_ROOM, obs="both")
     errors, crossings, stays = [], [], []
+    disagreement: dict[str, list[float]] = {"blocked": [], "free": []}
     for task in two_room_tasks(args.pairs, args.seed):
         obs, actions, true = push(env, task, args.steps, args.speed)
         first = obs_to_tensors({k: obs[k] for k in keys})
@@ -65,8 +85,15 @@ def main() -> int:
             belief = model.observe(
                 model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
             )
-            latents = model.imagine(belief, torch.from_numpy(actions)[None]).latents[0]
-            imagined = probe(latents).double().numpy()  # (T, 2)
+            rollout = model.imagine(belief, torch.from_numpy(actions)[None])
+            imagined = probe(rollout.latents[0]).double().numpy()  # (T, 2)
+        if rollout.disagreement is not None:  # ensembles: is the model unsure where it is wrong?
+            moved = np.linalg.norm(
+                np.diff(np.vstack([obs["state"][None, :2], true]), axis=0), axis=1
+            )
+            d = rollout.disagreement[0].double().numpy()  # (T,)
+            disagreement["blocked"] += d[moved < 0.5].tolist()
+            disagreement["free"] += d[moved > 0.5].tolist()
         errors.append(np.linalg.norm(imagined - true, axis=1))
         wall_x = task["wall_x"]
         start_room = which_room(float(obs["state"][0]), wall_x)
@@ -103,6 +130,7 @@ def main() -> int:
             },
             "machine": machine(),
             "rows": rows,
+            "disagreement": summarize_disagreement(disagreement),
             "eval_s": round(time.time() - started, 1),
         },
     )

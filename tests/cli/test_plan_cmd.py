@@ -74,6 +74,7 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
+        (("plan", "true-sim", "--env", ENV, "--uncertainty-weight", "1"), "needs an ensemble"),
         (("plan", "{tmp}", "--env", ENV), "not a run directory"),
         (("evaluate", "true-sim", "--env", ENV), "--planning"),
         (("evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "0"), "--episodes"),
@@ -95,8 +96,8 @@ def test_a_model_that_cannot_read_the_env_is_refused(state3_run, capsys, command
     assert "'state' of shape (3,)" in err[0] and "(4,)" in err[0], err[0]
 
 
-def _tworoom_run(root, obs: str):
-    """A tiny JEPA on a few real TwoRoom episodes (one training step)."""
+def _tworoom_run(root, obs: str, model: str = "jepa", **overrides):
+    """A tiny JEPA (or ``model``) on a few real TwoRoom episodes (one training step)."""
     data = root / f"tworoom_{obs}.h5"
     assert main(["collect", ENV, "--episodes", "4", "--max-steps", "12", "--obs", obs,
                  "--out", str(data), "--workers", "1"]) == 0  # fmt: skip
@@ -104,14 +105,16 @@ def _tworoom_run(root, obs: str):
     cfg = TrainConfig(steps=1, batch_size=2, window=4, val_every=1, log_every=1, warmup_steps=1)
     train(
         data,
-        root / f"run_{obs}",
+        root / f"run_{model}_{obs}",
         cfg,
-        lambda ds: build_model("jepa", "tiny", DataSpec.from_dataset(ds), obs_keys=("pixels",)),
-        model_name="jepa",
+        lambda ds: build_model(
+            model, "tiny", DataSpec.from_dataset(ds), obs_keys=("pixels",), **overrides
+        ),
+        model_name=model,
         preset="tiny",
         progress=False,
     )
-    return root / f"run_{obs}"
+    return root / f"run_{model}_{obs}"
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +150,19 @@ def test_probe_goal_space_needs_a_true_state_in_the_training_data(tmp_path, caps
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert rc == 2 and len(err) == 1, err
     assert "lacks observation key(s) ['state']" in err[0] and "--obs both" in err[0], err[0]
+
+
+def test_an_ensemble_plans_with_an_uncertainty_penalty(tmp_path, capsys):
+    from forethought.eval.goals import goal_objective
+    from forethought.models.base import Rollout
+
+    run = _tworoom_run(tmp_path, "pixels", "jepa-ensemble", members=2)
+    capsys.readouterr()
+    rc = main(["plan", str(run), "--env", ENV, "--uncertainty-weight", "0.5", "--max-steps", "3",
+               *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "success: no" in out, out
+    # the cost is the goal distance plus the weight times the disagreement summed over steps
+    objective = goal_objective(uncertainty_weight=0.5)(torch.zeros(3))
+    rollout = Rollout(latents=torch.ones(2, 4, 3), disagreement=torch.full((2, 4), 2.0))
+    assert objective.cost(rollout).tolist() == [12.0 + 4.0, 12.0 + 4.0]

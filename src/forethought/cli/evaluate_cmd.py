@@ -134,7 +134,10 @@ def run_planning(args: argparse.Namespace) -> dict:
         rows = {"random actions": lambda env, task: RandomAgent(env.action_space, args.seed)}
         rows[f"{args.run_dir} ({args.planner})"] = ours
         if args.ceiling and args.run_dir != TRUE_SIM:
-            sim_args = argparse.Namespace(**{**vars(args), "run_dir": TRUE_SIM})
+            # the true simulator is exact: no disagreement to penalize
+            sim_args = argparse.Namespace(
+                **{**vars(args), "run_dir": TRUE_SIM, "uncertainty_weight": 0.0}
+            )
             rows[f"true simulator ({args.planner})"] = build_agent_factory(sim_args, probe)
     finally:
         probe.close()
@@ -142,7 +145,9 @@ def run_planning(args: argparse.Namespace) -> dict:
         f"{args.samples}x{args.iterations}, horizon {args.horizon}, "
         f"{args.execute_steps} actions per plan, hold {args.hold}, "
         f"{args.objective} {args.goal_distance} goal cost in {args.goal_space} space "
-        f"(+{args.mean_weight:g} x mean)"
+        f"(+{args.mean_weight:g} x mean"
+        + (f", +{args.uncertainty_weight:g} x disagreement" if args.uncertainty_weight else "")
+        + ")"
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

@@ -50,6 +50,13 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="add this times the mean goal distance over the horizon (default 0)",
     )
+    p.add_argument(
+        "--uncertainty-weight",
+        type=float,
+        default=0.0,
+        help="add this times the ensemble's disagreement summed over the horizon (needs an "
+        "ensemble model such as jepa-ensemble; default 0)",
+    )
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
@@ -82,6 +89,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     """Load the model named by ``args.run_dir`` and pair it with the planner flags."""
     from forethought.eval.goals import (
         budget_planner,
+        check_uncertainty,
         goal_agent_factory,
         goal_objective,
         load_goal_model,
@@ -91,7 +99,10 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         args.planner, env.action_space, args.horizon, args.samples, args.iterations, args.hold
     )
     model, readout = load_goal_model(args.run_dir, args.env, args.goal_space, args.probe_steps)
-    objective = goal_objective(args.objective, args.goal_distance, args.mean_weight, readout)
+    check_uncertainty(model, args.uncertainty_weight, args.run_dir)
+    objective = goal_objective(
+        args.objective, args.goal_distance, args.mean_weight, readout, args.uncertainty_weight
+    )
     return goal_agent_factory(model, planner, args.execute_steps, objective)
 
 

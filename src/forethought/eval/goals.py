@@ -221,18 +221,32 @@ def goal_objective(
     distance: str = "squared",
     mean_weight: float = 0.0,
     readout: Readout | None = None,
+    uncertainty_weight: float = 0.0,
 ) -> Callable[[torch.Tensor], Any]:
     """goal latent (D,) -> ``GoalObjective`` for :func:`goal_agent_factory`; with a readout
-    the goal and the imagined latents are both read through it."""
-    from forethought.planning import GoalObjective
+    the goal and the imagined latents are both read through it. A non-zero
+    ``uncertainty_weight`` adds that times the ensemble's disagreement summed over the horizon
+    (:class:`UncertaintyPenalty`; the model must be an ensemble, see :func:`check_uncertainty`)."""
+    from forethought.planning import GoalObjective, UncertaintyPenalty
 
-    def make(goal_latent: torch.Tensor) -> GoalObjective:
+    def make(goal_latent: torch.Tensor) -> Any:
         goal = goal_latent if readout is None else readout(goal_latent)
-        return GoalObjective(
+        cost = GoalObjective(
             goal, mode=mode, distance=distance, mean_weight=mean_weight, readout=readout
         )
+        return UncertaintyPenalty(cost, uncertainty_weight) if uncertainty_weight else cost
 
     return make
+
+
+def check_uncertainty(model: Any, weight: float, run: str) -> None:
+    """Refuse an uncertainty penalty for a model that reports no disagreement."""
+    members = int(getattr(model, "members", 1))
+    if weight and members < 2:
+        raise ForethoughtError(
+            f"an uncertainty penalty needs an ensemble model (e.g. jepa-ensemble); {run} has "
+            f"{members} member and reports no disagreement (drop --uncertainty-weight)"
+        )
 
 
 def budget_planner(

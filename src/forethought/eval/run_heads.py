@@ -1,13 +1,13 @@
 """Heads fitted on a run's frozen latents, cached in the run directory.
 
-Fitting a state probe encodes thousands of training rows and takes Adam steps (about 15 s for
+Fitting a state probe encodes thousands of training rows and takes Adam steps (15-30 s for
 the TwoRoom ``small`` model on 2 cores); ``evaluate``, ``plan``, ``report`` and the benchmarks
 each need the same probe. The first caller fits it and stores it under ``RUN/heads/`` as
 safetensors weights plus a JSON header; later callers load it. The file name carries a hash of
 everything the fit depends on (the model's weights, checkpoint step, dataset fingerprint, the
 fit's settings), so a resumed run, EMA against raw weights or other settings fit a new head
-instead of reusing a stale one. A cache file that
-cannot be read is refitted and replaced, never trusted.
+instead of reusing a stale one. A cache file that cannot be read is refitted and replaced,
+never trusted.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def weights_digest(model: nn.Module) -> str:
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update(t.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())  # any dtype
     return h.hexdigest()
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from _results import machine, write_result
 
+from forethought.cli.plan_cmd import add_goal_cost_args
 from forethought.envs import make_env
 from forethought.eval.closed_loop import PlanningResult, RandomAgent, evaluate_planning
 from forethought.eval.goals import (
@@ -118,18 +119,7 @@ def main() -> int:
     p.add_argument("--distance", default="squared", choices=("squared", "l2"))
     p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
-    p.add_argument(
-        "--uncertainty-weight",
-        type=float,
-        default=0.0,
-        help="the run's cost adds this times its ensemble disagreement (jepa-ensemble runs)",
-    )
-    p.add_argument(
-        "--goal-space",
-        default="latent",
-        choices=("latent", "probe"),
-        help="goal distance between latents, or between probe-read positions",
-    )
+    add_goal_cost_args(p)  # --goal-space, --probe-steps, --uncertainty-weight
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
     p.add_argument("--max-steps", type=int, default=200, help="steps per episode")
@@ -169,10 +159,10 @@ def main() -> int:
 
     models: list[tuple[str, Any, float]] = []  # label, (model, readout), uncertainty weight
     if not args.no_ceiling:  # the true simulator is exact: nothing to penalize
-        sim = load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space)
+        sim = load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space, args.probe_steps)
         models.append((f"true simulator ({TRUE_SIM})", sim, 0.0))
     if args.run:
-        loaded = load_goal_model(args.run, TWO_ROOM, args.goal_space)
+        loaded = load_goal_model(args.run, TWO_ROOM, args.goal_space, args.probe_steps)
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
         models.append((f"run {args.run}", loaded, args.uncertainty_weight))
     for label, model, weight in models:
@@ -193,4 +183,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from forethought.core.errors import ForethoughtError
+
+    try:
+        raise SystemExit(main())
+    except ForethoughtError as e:  # bad input: one line, not a traceback
+        raise SystemExit(f"bench_tworoom_planning: {e}") from None

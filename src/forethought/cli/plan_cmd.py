@@ -12,6 +12,28 @@ DEFAULT_ITERATIONS = 4
 DEFAULT_EXECUTE = 4
 
 
+def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
+    """Where the goal distance is measured and what is added to it; shared with the planning
+    benchmark (``benchmarks/bench_tworoom_planning.py``)."""
+    from forethought.eval.goals import GOAL_SPACES
+
+    p.add_argument(
+        "--goal-space",
+        default="latent",
+        choices=GOAL_SPACES,
+        help="measure the goal distance between latents, or between positions a state probe "
+        "reads from them (fitted on the training data's true states; default latent)",
+    )
+    p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
+    p.add_argument(
+        "--uncertainty-weight",
+        type=float,
+        default=0.0,
+        help="add this times the ensemble's disagreement summed over the horizon (needs an "
+        "ensemble model such as jepa-ensemble; never applied to the true simulator; default 0)",
+    )
+
+
 def add_planner_args(p: argparse.ArgumentParser) -> None:
     """The planner flags ``plan`` and ``evaluate --planning`` share."""
     p.add_argument("--planner", default="cem", help="planner name: cem, icem, mppi, gradient")
@@ -37,26 +59,12 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
         help="distance to the goal (default squared)",
     )
     p.add_argument(
-        "--goal-space",
-        default="latent",
-        choices=("latent", "probe"),
-        help="measure the goal distance between latents, or between positions a state probe "
-        "reads from them (fitted on the training data's true states; default latent)",
-    )
-    p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
-    p.add_argument(
         "--mean-weight",
         type=float,
         default=0.0,
         help="add this times the mean goal distance over the horizon (default 0)",
     )
-    p.add_argument(
-        "--uncertainty-weight",
-        type=float,
-        default=0.0,
-        help="add this times the ensemble's disagreement summed over the horizon (needs an "
-        "ensemble model such as jepa-ensemble; default 0)",
-    )
+    add_goal_cost_args(p)
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 

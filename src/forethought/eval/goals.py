@@ -175,6 +175,7 @@ GOAL_STATE_DIMS: dict[str, tuple[int, ...]] = {TWO_ROOM: (0, 1)}
 
 
 Readout = Callable[[torch.Tensor], torch.Tensor]  # latents (..., D) -> goal points (..., G)
+GOAL_SPACES = ("latent", "probe")  # where a goal distance is measured (load_goal_model)
 
 
 def load_goal_model(
@@ -195,7 +196,7 @@ def load_goal_model(
         ForethoughtError: an unknown goal space, an env without goal dims, or a training
             dataset without a state.
     """
-    if goal_space not in ("latent", "probe"):
+    if goal_space not in GOAL_SPACES:
         raise ForethoughtError(f"goal space must be 'latent' or 'probe', got {goal_space!r}")
     if goal_space == "latent":
         return load_planning_model(run, env_id), None

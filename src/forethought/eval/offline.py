@@ -229,13 +229,12 @@ def fit_run_probe(
     rows: int = 16384,
     steps: int = 2000,
     seed: int = 0,
-    cache: bool = True,
 ) -> Any:
     """A probe latent -> ``state_key[dims]`` fitted on frozen latents of the run's training
     episodes (never its held-out ones); a module mapping (..., D) to (..., S).
 
-    With ``cache`` the probe is stored in ``RUN/heads/`` and reused by later calls with the same
-    settings and checkpoint (see :mod:`forethought.eval.run_heads`)."""
+    The probe is stored in ``RUN/heads/`` and reused by later calls with the same settings and
+    weights (see :mod:`forethought.eval.run_heads`)."""
     load = tuple(sorted(set(run.model.encoder.keys) | {state_key}))
 
     def fit() -> Any:
@@ -252,8 +251,6 @@ def fit_run_probe(
                 steps=steps,
             )
 
-    if not cache:
-        return fit()
     settings = {
         "state_key": state_key,
         "dims": list(dims) if dims is not None else None,

@@ -96,7 +96,7 @@ def test_a_model_that_cannot_read_the_env_is_refused(state3_run, capsys, command
     assert "'state' of shape (3,)" in err[0] and "(4,)" in err[0], err[0]
 
 
-def _tworoom_run(root, obs: str, model: str = "jepa", **overrides):
+def _tworoom_run(root, obs: str, model: str = "jepa", keys=("pixels",), **overrides):
     """A tiny JEPA (or ``model``) on a few real TwoRoom episodes (one training step)."""
     data = root / f"tworoom_{obs}.h5"
     assert main(["collect", ENV, "--episodes", "4", "--max-steps", "12", "--obs", obs,
@@ -108,7 +108,7 @@ def _tworoom_run(root, obs: str, model: str = "jepa", **overrides):
         root / f"run_{model}_{obs}",
         cfg,
         lambda ds: build_model(
-            model, "tiny", DataSpec.from_dataset(ds), obs_keys=("pixels",), **overrides
+            model, "tiny", DataSpec.from_dataset(ds), obs_keys=keys, **overrides
         ),
         model_name=model,
         preset="tiny",
@@ -166,3 +166,11 @@ def test_an_ensemble_plans_with_an_uncertainty_penalty(tmp_path, capsys):
     objective = goal_objective(uncertainty_weight=0.5)(torch.zeros(3))
     rollout = Rollout(latents=torch.ones(2, 4, 3), disagreement=torch.full((2, 4), 2.0))
     assert objective.cost(rollout).tolist() == [12.0 + 4.0, 12.0 + 4.0]
+
+
+def test_an_observation_space_model_plans_from_state(tmp_path, capsys):
+    run = _tworoom_run(tmp_path, "state", "obs-mlp", keys=("state",))
+    capsys.readouterr()
+    rc = main(["plan", str(run), "--env", ENV, "--max-steps", "3", *SMALL])
+    out = capsys.readouterr().out
+    assert rc == 0 and "success: no" in out, out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
 from forethought.models import (
     MODELS,
@@ -14,7 +15,7 @@ from forethought.models import (
     check_world_model,
     list_models,
 )
-from tests.models._specs import SPECS, VECTOR
+from tests.models._specs import PIXELS_AND_VECTOR, SPECS, VECTOR
 
 
 @pytest.mark.parametrize("spec_name", sorted(SPECS))
@@ -37,6 +38,42 @@ def test_direct_action_variant_passes_the_contract(spec_name):
     model = build_model("jepa-ensemble", "tiny", SPECS[spec_name], direct_action=True)
     assert model.dynamics.direct is not None
     check_world_model(model, SPECS[spec_name])
+
+
+def test_obs_mlp_closed_gate_blocks_the_actions_move_and_an_open_one_passes_it():
+    """obs-mlp adds W (g * a): nothing from the action when the gate is shut, W a when open."""
+    model = build_model("obs-mlp", "tiny", VECTOR)
+    dyn = model.dynamics
+    torch.nn.init.zeros_(dyn.head.weight)  # isolate the gated path
+    torch.nn.init.zeros_(dyn.head.bias)
+    torch.nn.init.zeros_(dyn.gated.bias)
+    d, n = model.latent_dim, model.action_in
+    z, h, a = torch.randn(1, 3, d), torch.randn(1, 3, d + n), torch.randn(1, 3, n)
+    moves = []
+    for bias in (-50.0, 50.0):
+        torch.nn.init.zeros_(dyn.gate.weight)
+        torch.nn.init.constant_(dyn.gate.bias, bias)
+        moves.append(dyn(z, h, a) - z)  # (1, B, D)
+    assert moves[0].abs().max() < 1e-6
+    torch.testing.assert_close(moves[1], dyn.gated(a))
+
+
+def test_obs_mlp_ensemble_passes_the_contract_and_reports_disagreement():
+    model = build_model("obs-mlp", "tiny", VECTOR, members=3)
+    check_world_model(model, VECTOR)
+    belief = model.observe(
+        model.initial(2), {"state": torch.randn(2, 3)}, torch.zeros(2, 2), torch.ones(2).bool()
+    )
+    rollout = model.imagine(belief, torch.rand(2, 4, 2))
+    assert rollout.disagreement is not None and rollout.disagreement.shape == (2, 4)
+    assert bool((rollout.disagreement > 0).all())  # members start from different weights
+
+
+def test_obs_mlp_refuses_image_keys_in_one_line():
+    with pytest.raises(ForethoughtError, match="vector observations only"):
+        build_model("obs-mlp", "tiny", PIXELS_AND_VECTOR, obs_keys=("pixels",))
+    model = build_model("obs-mlp", "tiny", PIXELS_AND_VECTOR)  # images skipped by default
+    assert model.encoder.keys == ("state", "agent/pos") and model.latent_dim == 6
 
 
 def test_model_built_from_a_real_dataset_passes_the_contract(small_dataset):
@@ -98,3 +135,16 @@ def test_discrete_models_take_one_hot_candidates():
         torch.testing.assert_close(
             model.imagine(belief, idx).latents, model.imagine(belief, onehot).latents
         )
+
+
+def test_obs_mlp_action_map_is_the_free_moves_response_despite_blocked_steps():
+    """fit_action_map: W from the steps that moved, not shrunk by the 40% a wall stopped."""
+    model = build_model("obs-mlp", "tiny", VECTOR)
+    gen = torch.Generator().manual_seed(0)
+    w_true = torch.randn(model.action_in, model.latent_dim, generator=gen)  # (A, D)
+    a = torch.rand(2000, model.action_in, generator=gen) * 2 - 1  # (N, A)
+    blocked = torch.rand(2000, generator=gen) < 0.4
+    dz = (a @ w_true) * (~blocked)[:, None].float()  # (N, D)
+    model.dynamics.fit_action_map(dz, a)
+    assert bool(model.dynamics.action_map_fitted)
+    torch.testing.assert_close(model.dynamics.gated.weight[0], w_true, atol=1e-4, rtol=1e-4)

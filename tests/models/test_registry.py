@@ -22,7 +22,7 @@ from tests.models._specs import PIXELS_AND_VECTOR, VECTOR
 
 
 def test_list_models():
-    assert list_models() == ["jepa", "jepa-ensemble"]
+    assert list_models() == ["jepa", "jepa-ensemble", "obs-mlp"]
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,7 @@ def test_list_models():
         (lambda: make_config("jepa", "tiny", sigreg_weight=-1.0), "sigreg_weight must be"),
         (lambda: make_config("jepa", "tiny", cnn_channels=()), "cnn_channels must be"),
         (lambda: make_config("jepa-ensemble", "tiny", members=1), "members must be >= 2"),
+        (lambda: make_config("obs-mlp", "tiny", layers=0), "layers must be an integer >= 1"),
         (
             lambda: make_config("jepa", "tiny", one_step_weight=0.0, open_loop_weight=0.0),
             "nothing would be learned",

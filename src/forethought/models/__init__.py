@@ -1,14 +1,15 @@
-"""World models: the contract, the JEPA family, heads on frozen latents, and the checker.
+"""World models: the contract, the JEPA family, the observation-space MLP, heads, the checker.
 
 File tree::
 
     base.py          Belief, Rollout, the WorldModel and Batch protocols
     spec.py          DataSpec: observation keys / action space / scales, from dataset metadata
-    config.py        JEPAConfig, JEPAEnsembleConfig and the tiny / small / base presets
+    config.py        JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig and their presets
     encoders.py      per-key MLP / CNN encoders fused into one latent
     dynamics.py      batched GRU predictors for M ensemble members, inverse dynamics head
     regularizers.py  SIGReg (Epps-Pulley on random projections), VICReg terms
     jepa.py          JEPAWorldModel: observe / imagine / encode_goal / loss
+    obs_mlp.py       ObsMLPWorldModel: standardized vector observations as the latent, gated MLPs
     registry.py      MODELS, build_model, list_models
     heads.py         probes, image decoder, reward / termination heads fit on frozen latents
     check.py         check_world_model: the contract on any model with random inputs
@@ -16,7 +17,7 @@ File tree::
 
 from forethought.models.base import Batch, Belief, Obs, Rollout, WorldModel
 from forethought.models.check import check_world_model
-from forethought.models.config import JEPAConfig, JEPAEnsembleConfig
+from forethought.models.config import JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig
 from forethought.models.heads import (
     ImageDecoder,
     LinearProbe,
@@ -29,6 +30,7 @@ from forethought.models.heads import (
     fit_termination_head,
 )
 from forethought.models.jepa import JEPAWorldModel
+from forethought.models.obs_mlp import ObsMLPWorldModel
 from forethought.models.registry import (
     MODELS,
     ModelEntry,
@@ -51,6 +53,8 @@ __all__ = [
     "LinearProbe",
     "MLPHead",
     "ModelEntry",
+    "ObsMLPConfig",
+    "ObsMLPWorldModel",
     "Obs",
     "ObsSpec",
     "Rollout",

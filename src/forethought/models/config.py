@@ -44,6 +44,10 @@ class JEPAConfig:
     """Predict latent increments (z_next = z + head(h)) instead of absolute latents."""
     direct_action: bool = False
     """Add a linear map of the action to every predicted increment (z_next = z + head(h) + W a)."""
+    gated_action: bool = False
+    """Add a gated linear map of the action: z_next = z + head(h) + W (g * a), g = sigmoid(G h)
+    per action entry. A wall closes the gate, so blocked moves stay blocked in long rollouts
+    (see docs/models.md, 'Walls')."""
 
     # --- objective
     context: int = 1
@@ -170,7 +174,68 @@ class JEPAEnsembleConfig(JEPAConfig):
             )
 
 
-def with_overrides(config: JEPAConfig, **overrides: Any) -> JEPAConfig:
+@dataclass(frozen=True)
+class ObsMLPConfig:
+    """An observation-space model for vector observations (``obs-mlp``, see ``obs_mlp.py``)."""
+
+    width: int = 256
+    """Hidden width of each member's MLP."""
+    layers: int = 3
+    """Hidden layers of each member's MLP."""
+    members: int = 1
+    """Independent predictors; > 1 gives epistemic disagreement."""
+    gated_action: bool = True
+    """Add a gated linear map of the action (z_next = z + head(x) + W (g * a), g in [0, 1]), so
+    that a blocked move can be predicted exactly (TwoRoom: see docs/models.md, 'Walls')."""
+    obs_keys: tuple[str, ...] | None = None
+    """Vector observation keys to read (None: every vector key of the dataset)."""
+    context: int = 1
+    """K: observed rows before the open-loop rollout over the rest of the window."""
+    one_step_weight: float = 1.0
+    """Weight of the teacher-forced one-step prediction error."""
+    open_loop_weight: float = 1.0
+    """Weight of the open-loop multi-step prediction error."""
+    seed: int = 0
+    """Seed of the parameter initialization."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for f in ("width", "layers", "members", "context"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ForethoughtError(f"{name}: {f} must be an integer >= 1, got {v!r}")
+        if self.obs_keys is not None and (
+            not isinstance(self.obs_keys, tuple) or not self.obs_keys
+        ):
+            raise ForethoughtError(
+                f"{name}: obs_keys must be None or a non-empty tuple of keys, got {self.obs_keys!r}"
+            )
+        for f in ("one_step_weight", "open_loop_weight"):
+            v = getattr(self, f)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+                raise ForethoughtError(f"{name}: {f} must be a number >= 0, got {v!r}")
+        if self.one_step_weight == 0 and self.open_loop_weight == 0:
+            raise ForethoughtError(
+                f"{name}: one_step_weight and open_loop_weight are both 0; nothing would be learned"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able field values (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ObsMLPConfig:
+        """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
+        return with_overrides(cls(), **d)
+
+
+ModelConfig = JEPAConfig | ObsMLPConfig
+
+
+def with_overrides(config: Any, **overrides: Any) -> Any:
     """``config`` with some fields replaced; unknown names and bad values raise ForethoughtError."""
     names = {f.name for f in fields(config)}
     unknown = sorted(set(overrides) - names)
@@ -199,6 +264,11 @@ _SIZES: dict[str, dict[str, Any]] = {
     ),
 }  # fmt: skip
 
+OBS_MLP_PRESETS: dict[str, ObsMLPConfig] = {
+    "tiny": ObsMLPConfig(width=128, layers=2),
+    "small": ObsMLPConfig(width=256, layers=3),
+    "base": ObsMLPConfig(width=512, layers=3),
+}
 JEPA_PRESETS: dict[str, JEPAConfig] = {k: JEPAConfig(**v) for k, v in _SIZES.items()}
 JEPA_ENSEMBLE_PRESETS: dict[str, JEPAConfig] = {
     k: JEPAEnsembleConfig(**v, members=m)

@@ -29,7 +29,7 @@ from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import JEPAConfig
 from forethought.models.dynamics import InverseDynamics, LatentDynamics
 from forethought.models.encoders import ObsEncoder
-from forethought.models.spec import DataSpec
+from forethought.models.spec import DataSpec, encode_action
 
 
 class JEPAWorldModel(nn.Module):
@@ -88,21 +88,8 @@ class JEPAWorldModel(nn.Module):
             action: (*L, A) float, or (*L,) int64 indices / (*L, n) float one-hot for discrete.
             lead: number of leading dims L, to tell indices from one-hot vectors.
         """
-        n = self.action_in
-        if self.spec.discrete:
-            if action.dim() == lead + 1 and action.is_floating_point() and action.shape[-1] == n:
-                return action
-            if action.dim() != lead:
-                raise ValueError(
-                    f"discrete actions must be {lead}-D indices, got {tuple(action.shape)}"
-                )
-            return F.one_hot(action.long().clamp(0, n - 1), n).float()
-        if action.dim() != lead + 1 or action.shape[-1] != n:
-            raise ValueError(f"actions must have shape (..., {n}), got {tuple(action.shape)}")
-        action = action.float()
-        if self.scale_actions:
-            action = 2.0 * (action - self.action_low) / (self.action_high - self.action_low) - 1.0
-        return action
+        bounds = (self.action_low, self.action_high) if self.scale_actions else None
+        return encode_action(self.spec, action, lead, bounds)
 
     # ------------------------------------------------------------------ the contract
 

@@ -17,11 +17,15 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.config import (
     JEPA_ENSEMBLE_PRESETS,
     JEPA_PRESETS,
+    OBS_MLP_PRESETS,
     JEPAConfig,
     JEPAEnsembleConfig,
+    ModelConfig,
+    ObsMLPConfig,
     with_overrides,
 )
 from forethought.models.jepa import JEPAWorldModel
+from forethought.models.obs_mlp import ObsMLPWorldModel
 from forethought.models.spec import DataSpec
 
 
@@ -30,8 +34,8 @@ class ModelEntry:
     """One registered model family."""
 
     name: str
-    config_cls: type[JEPAConfig]
-    presets: dict[str, JEPAConfig]
+    config_cls: type[JEPAConfig] | type[ObsMLPConfig]
+    presets: dict[str, ModelConfig]
     build: Callable[[Any, DataSpec, str], nn.Module]  # (config, spec, name) -> model
     summary: str
 
@@ -51,6 +55,13 @@ MODELS: dict[str, ModelEntry] = {
         JEPAWorldModel,
         "JEPA with M predictor members on one encoder; imagine() reports their disagreement",
     ),
+    "obs-mlp": ModelEntry(
+        "obs-mlp",
+        ObsMLPConfig,
+        OBS_MLP_PRESETS,
+        ObsMLPWorldModel,
+        "vector observations as the latent, MLP members with a gated action path (PETS-style)",
+    ),
 }
 
 
@@ -66,7 +77,7 @@ def get_entry(name: str) -> ModelEntry:
     return MODELS[name]
 
 
-def make_config(name: str, preset: str = "tiny", **overrides: Any) -> JEPAConfig:
+def make_config(name: str, preset: str = "tiny", **overrides: Any) -> ModelConfig:
     """The resolved config of a preset with some fields replaced."""
     entry = get_entry(name)
     if preset not in entry.presets:
@@ -76,7 +87,7 @@ def make_config(name: str, preset: str = "tiny", **overrides: Any) -> JEPAConfig
     return with_overrides(entry.presets[preset], **overrides)
 
 
-def build_from_config(name: str, config: JEPAConfig, data_spec: DataSpec) -> nn.Module:
+def build_from_config(name: str, config: ModelConfig, data_spec: DataSpec) -> nn.Module:
     """Build a model from an already resolved config (e.g. one read back from a checkpoint)."""
     entry = get_entry(name)
     if not isinstance(config, entry.config_cls):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import torch.nn.functional as F
+from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
 from forethought.core.spaces import FieldSpec, space_from_json
@@ -186,3 +188,32 @@ class DataSpec:
 
 def _floats(a: np.ndarray) -> tuple[float, ...]:
     return tuple(float(x) for x in a)
+
+
+def encode_action(
+    spec: DataSpec, action: Tensor, lead: int, bounds: tuple[Tensor, Tensor] | None
+) -> Tensor:
+    """Actions as predictors take them: one-hot (discrete) or scaled to [-1, 1] by ``bounds``.
+
+    Args:
+        spec: the data's action space.
+        action: (*L, A) float, or (*L,) int64 indices / (*L, n) float one-hot for discrete.
+        lead: number of leading dims L, to tell indices from one-hot vectors.
+        bounds: (low, high) of a Box, or None to pass float actions through unscaled.
+    """
+    n = spec.action_dim
+    if spec.discrete:
+        if action.dim() == lead + 1 and action.is_floating_point() and action.shape[-1] == n:
+            return action
+        if action.dim() != lead:
+            raise ValueError(
+                f"discrete actions must be {lead}-D indices, got {tuple(action.shape)}"
+            )
+        return F.one_hot(action.long().clamp(0, n - 1), n).float()
+    if action.dim() != lead + 1 or action.shape[-1] != n:
+        raise ValueError(f"actions must have shape (..., {n}), got {tuple(action.shape)}")
+    action = action.float()
+    if bounds is not None:
+        low, high = bounds
+        action = 2.0 * (action - low) / (high - low) - 1.0
+    return action

@@ -1,0 +1,270 @@
+"""An observation-space dynamics model for vector observations (registry name ``obs-mlp``).
+
+The latent is the observation itself, standardized by the dataset's mean and std: z_t =
+(obs_t - mean) / std over the model's vector keys, concatenated. No encoder is learned, so
+nothing can collapse and no anti-collapse term is needed. This is the PETS / mbrl-lib kind of
+model (deterministic members here), for data whose observation already is a state.
+
+One step of member m, with h_t = [z_{t-1}, a_t] (a one-step memory: the previous latent and the
+action that led to z_t, zeros at an episode start)::
+
+    x      = MLP([z_t, h_t, a_{t+1}])                               hidden features, (B, W)
+    z_next = z_t + sigmoid(G_h x) * head(x) + W_g (sigmoid(G x) * a_{t+1})
+                                          (the last term with gated_action, the default)
+
+The gated path moves the latent by a linear map of the action, scaled per action entry by a
+gate in [0, 1] that the state can close. A wall then stops a push exactly (gate 0) instead of
+through an MLP output that must cancel the action, which leaks a little every step and walks
+through the wall within tens of imagined steps (measured on TwoRoom: ``docs/models.md``).
+
+Training: teacher-forced one-step errors plus an open-loop rollout from the first ``context``
+rows over the rest of the window, both as squared errors of standardized observations.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from forethought.core.errors import ForethoughtError
+from forethought.models.base import Batch, Belief, Obs, Rollout
+from forethought.models.config import ObsMLPConfig
+from forethought.models.dynamics import BatchedLinear
+from forethought.models.spec import DataSpec, ObsSpec, encode_action
+
+
+class StandardizedObs(nn.Module):
+    """A dict of vector observations -> (B, D) standardized and concatenated (no parameters)."""
+
+    def __init__(self, specs: tuple[ObsSpec, ...]) -> None:
+        super().__init__()
+        self.keys = tuple(s.key for s in specs)
+        mean = [m for s in specs for m in (s.mean or [0.0] * s.size)]
+        std = [max(v, 1e-6) for s in specs for v in (s.std or [1.0] * s.size)]
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+        self.out_dim = len(mean)
+
+    def forward(self, obs: Obs) -> Tensor:
+        parts = []
+        for k in self.keys:
+            if k not in obs:
+                raise ForethoughtError(
+                    f"observation key '{k}' missing from the input; it has {sorted(obs)}"
+                )
+            x = obs[k]
+            parts.append(x.reshape(x.shape[0], -1).float())  # (B, size)
+        return (torch.cat(parts, -1) - self.mean) / self.std  # (B, D)
+
+
+GATE_OPEN_LOGIT = 3.0
+"""Initial gate logit: sigmoid(3) = 0.95, nearly open."""
+
+
+class GatedMLPDynamics(nn.Module):
+    """M members of z + g_h * head(x) (+ W_g (sigmoid(G x) * a)), x = MLP([z, h, a])."""
+
+    def __init__(self, config: ObsMLPConfig, latent_dim: int, action_dim: int) -> None:
+        super().__init__()
+        m, w = config.members, config.width
+        d_in = 2 * latent_dim + 2 * action_dim  # z, h = [z_prev, a_prev], a
+        self.layers = nn.ModuleList(
+            [BatchedLinear(m, d_in if i == 0 else w, w) for i in range(config.layers)]
+        )
+        self.head = BatchedLinear(m, w, 2 * latent_dim)  # increment and its gate logits
+        nn.init.uniform_(self.head.weight, -1e-3, 1e-3)  # start near "nothing moves"
+        nn.init.zeros_(self.head.bias)
+        self.gate = BatchedLinear(m, w, action_dim) if config.gated_action else None
+        self.gated = BatchedLinear(m, action_dim, latent_dim) if config.gated_action else None
+        if self.gate is not None and self.gated is not None:
+            nn.init.constant_(self.gate.bias, GATE_OPEN_LOGIT)  # start open: moves go through
+            nn.init.zeros_(self.gated.bias)
+        # Whether the gated map was set from data yet (see ``fit_action_map``).
+        self.register_buffer("action_map_fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit_action_map(self, dz: Tensor, a: Tensor) -> None:
+        """Set W_g to the least-squares response of the latent to the action: dz ~ a W.
+
+        Learned from a random start, W_g and the gate get stuck: with a wrong sign the best move
+        is none, the gate closes and its sigmoid saturates (a 2x2 W learned jointly with the gate
+        fit TwoRoom 30x worse than the known map in a scratch test). Starting from the data's own
+        average response, the gate only has to learn where moves are blocked.
+
+        Args:
+            dz: (N, D) latent changes; a: (N, A) the actions that caused them.
+        """
+        if self.gated is None or a.shape[0] < a.shape[1]:
+            return
+        a, dz = a.double(), dz.double()
+        w = _least_squares(a, dz)  # (A, D)
+        # Blocked steps shrink the average response; refit on the steps that moved at least
+        # half as far as it predicts, so that an open gate (1) means a free move.
+        pred = a @ w  # (N, D)
+        ratio = (dz * pred).sum(-1) / pred.square().sum(-1).clamp_min(1e-12)  # (N,)
+        free = ratio > 0.5
+        if int(free.sum()) >= a.shape[1]:
+            w = _least_squares(a[free], dz[free])
+        self.gated.weight.copy_(w.to(self.gated.weight)[None].expand_as(self.gated.weight))
+        self.action_map_fitted.fill_(True)
+
+    def forward(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
+        x = torch.cat([z, h, a], -1)  # (M, B, d_in)
+        for layer in self.layers:
+            x = F.silu(layer(x))  # (M, B, W)
+        dz, logit = self.head(x).chunk(2, -1)
+        dz = dz * torch.sigmoid(logit)
+        if self.gate is not None and self.gated is not None:
+            dz = dz + self.gated(torch.sigmoid(self.gate(x)) * a)
+        return z + dz
+
+
+class ObsMLPWorldModel(nn.Module):
+    """Standardized vector observations as the latent + M MLP predictors; a ``WorldModel``."""
+
+    def __init__(self, config: ObsMLPConfig, spec: DataSpec, name: str = "obs-mlp") -> None:
+        super().__init__()
+        self.name, self.config, self.spec = name, config, spec
+        specs = spec.select(config.obs_keys, model=name)
+        images = [s.key for s in specs if s.is_image]
+        if config.obs_keys is None:
+            specs = tuple(s for s in specs if not s.is_image)
+        if images and config.obs_keys is not None:
+            raise ForethoughtError(
+                f"{name} reads vector observations only, but {images} are images; pass "
+                "--obs-keys with vector keys, or use model 'jepa' for images"
+            )
+        if not specs:
+            raise ForethoughtError(
+                f"{name} reads vector observations only and the data has none; "
+                "use model 'jepa' for images"
+            )
+        self.encoder = StandardizedObs(specs)
+        self.latent_dim = self.encoder.out_dim
+        self.members = config.members
+        self.action_in = spec.action_dim
+        self.dynamics = GatedMLPDynamics(config, self.latent_dim, self.action_in)
+        self.scale_actions = not spec.discrete and spec.action_low is not None
+        if self.scale_actions:
+            self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
+            self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.mean.device
+
+    def encode_action(self, action: Tensor, lead: int) -> Tensor:
+        """One-hot (discrete) or [-1, 1]-scaled (Box) actions. (*L, A_in)."""
+        bounds = (self.action_low, self.action_high) if self.scale_actions else None
+        return encode_action(self.spec, action, lead, bounds)
+
+    # ------------------------------------------------------------------ the contract
+
+    def initial(self, batch_size: int) -> Belief:
+        """Zero memory ([z_prev, a_prev]) and a zero latent. (B, D + A_in), (B, D)."""
+        d, dev = self.latent_dim, self.device
+        return Belief(
+            h=torch.zeros(batch_size, d + self.action_in, device=dev),
+            z=torch.zeros(batch_size, d, device=dev),
+        )
+
+    def observe(self, belief: Belief, obs: Obs, prev_action: Tensor, is_first: Tensor) -> Belief:
+        """The new latent, with the previous latent and ``prev_action`` as memory."""
+        keep = (~is_first.bool()).float()[:, None]  # (B, 1)
+        a = self.encode_action(prev_action, lead=1)  # (B, A_in)
+        return Belief(h=torch.cat([belief.z, a], -1) * keep, z=self.encoder(obs))
+
+    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
+        """Open-loop latents for (B, H, A) actions; members' mean and (M > 1) their variance."""
+        a = self.encode_action(actions, lead=2)  # (B, H, A_in)
+        if belief.batch_size == 1 and a.shape[0] > 1:
+            belief = belief.expand(a.shape[0])
+        zs = self._rollout(belief.z, belief.h, a)  # (M, B, H, D)
+        if self.members == 1:
+            return Rollout(latents=zs[0])
+        return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))
+
+    def encode_goal(self, obs: Obs) -> Tensor:
+        """The standardized observation. (B, D)."""
+        return self.encoder(obs)
+
+    def _rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A_in) a. (M, B, H, D)."""
+        m, d = self.members, self.latent_dim
+        zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
+        for k in range(a.shape[1]):
+            ak = a[:, k].expand(m, *a[:, k].shape)  # (M, B, A_in)
+            z_next = self.dynamics(zm, hm, ak)
+            hm, zm = torch.cat([zm, ak], -1), z_next
+            preds.append(zm)
+        return torch.stack(preds, 2).reshape(m, a.shape[0], a.shape[1], d)
+
+    # ------------------------------------------------------------------ training
+
+    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        """Squared errors of standardized observations: one-step and open-loop."""
+        cfg = self.config
+        b, t = batch.is_first.shape
+        k = cfg.context
+        if t < k + 1:
+            raise ForethoughtError(
+                f"{self.name}: windows of {t} rows are too short for context={k}; "
+                f"sample windows of at least {k + 1} rows (or lower context)"
+            )
+        flat = {
+            key: v.reshape(b * t, *v.shape[2:])
+            for key, v in batch.obs.items()
+            if key in self.encoder.keys
+        }
+        z = self.encoder(flat).reshape(b, t, -1)  # (B, T, D)
+        a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
+        reset = batch.is_first.bool().clone()
+        reset[:, 0] = True
+        keep = (~reset).float()  # (B, T)
+        m = self.members
+        if self.training and not bool(self.dynamics.action_map_fitted):
+            rows = keep[:, 1:].bool()  # (B, T-1) steps inside an episode
+            self.dynamics.fit_action_map((z[:, 1:] - z[:, :-1])[rows], a[:, 1:][rows])
+
+        # One step: z_{i-1}, h = [z_{i-2}, a_{i-1}] (zero after a start), a_i -> z_i.
+        prev_z = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-2]], 1)  # (B, T-1, D)
+        mem = torch.cat([prev_z, a[:, :-1]], -1) * keep[:, :-1, None]  # (B, T-1, D + A_in)
+
+        def members(x: Tensor) -> Tensor:  # (B, T-1, F) -> (M, B * (T-1), F)
+            return x.reshape(1, -1, x.shape[-1]).expand(m, -1, -1)
+
+        pred = self.dynamics(members(z[:, :-1]), members(mem), members(a[:, 1:]))
+        pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
+        err1 = (pred - z[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
+        loss_one = _masked_mean(err1, keep[None, :, 1:])
+
+        # Open loop from row K-1 (its memory: row K-2 and the action into K-1).
+        if k >= 2:
+            h0 = torch.cat([z[:, k - 2], a[:, k - 1]], -1) * keep[:, k - 1, None]
+        else:
+            h0 = torch.zeros(b, z.shape[-1] + a.shape[-1], device=z.device)
+        zs = self._rollout(z[:, k - 1], h0, a[:, k:])  # (M, B, T-K, D)
+        err_ol = (zs - z[None, :, k:]).square().mean(-1)
+        valid = (reset[:, k:].cumsum(1) == 0).float()  # no episode start inside the rollout
+        loss_ol = _masked_mean(err_ol, valid[None])
+
+        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
+        return total, {
+            "pred_one_step": loss_one.detach(),
+            "pred_open_loop": loss_ol.detach(),
+            "loss": total.detach(),
+        }
+
+
+def _least_squares(x: Tensor, y: Tensor) -> Tensor:
+    """argmin_w |x w - y|^2 with a tiny ridge (unseen discrete actions get 0). (N, A), (N, D)."""
+    gram = x.T @ x  # (A, A)
+    ridge = 1e-6 * gram.diagonal().mean().clamp_min(1e-12)
+    return torch.linalg.solve(gram + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
+
+
+def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    mask = mask.expand_as(x)
+    return (x * mask).sum() / mask.sum().clamp_min(1.0)

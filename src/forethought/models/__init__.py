@@ -7,6 +7,7 @@ File tree::
     config.py        JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig and their presets
     encoders.py      per-key MLP / CNN encoders fused into one latent
     dynamics.py      batched GRU predictors for M ensemble members, inverse dynamics head
+    windows.py       window masks (episode starts, open-loop validity) and the masked mean of losses
     regularizers.py  SIGReg (Epps-Pulley on random projections), VICReg terms
     jepa.py          JEPAWorldModel: observe / imagine / encode_goal / loss
     obs_mlp.py       ObsMLPWorldModel: standardized vector observations as the latent, gated MLPs

@@ -15,8 +15,56 @@ REGULARIZERS = ("sigreg", "vicreg")
 IMAGE_ENCODERS = ("keypoints", "conv")
 
 
+class ConfigDict:
+    """``to_dict`` / ``from_dict`` for the frozen model configs (checkpoints store them as JSON)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able field values (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)  # the subclasses are dataclasses
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
+        return with_overrides(cls(), **d)
+
+
+def _require_counts(config: Any, names: tuple[str, ...]) -> None:
+    """Each named field is an integer >= 1."""
+    for f in names:
+        v = getattr(config, f)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ForethoughtError(
+                f"{type(config).__name__}: {f} must be an integer >= 1, got {v!r}"
+            )
+
+
+def _require_weights(config: Any, names: tuple[str, ...]) -> None:
+    """Each named field is a number >= 0, and the two prediction weights are not both 0."""
+    name = type(config).__name__
+    for f in names:
+        v = getattr(config, f)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+            raise ForethoughtError(f"{name}: {f} must be a number >= 0, got {v!r}")
+    if config.one_step_weight == 0 and config.open_loop_weight == 0:
+        raise ForethoughtError(
+            f"{name}: one_step_weight and open_loop_weight are both 0; nothing would be learned"
+        )
+
+
+def _require_obs_keys(config: Any) -> None:
+    keys = config.obs_keys
+    if keys is not None and (not isinstance(keys, tuple) or not keys):
+        raise ForethoughtError(
+            f"{type(config).__name__}: obs_keys must be None or a non-empty tuple of keys, "
+            f"got {keys!r}"
+        )
+
+
 @dataclass(frozen=True)
-class JEPAConfig:
+class JEPAConfig(ConfigDict):
     """A JEPA-style latent predictive world model (encoder + recurrent latent predictor)."""
 
     # --- sizes
@@ -86,17 +134,10 @@ class JEPAConfig:
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        for f in (
-            "latent_dim",
-            "hidden_dim",
-            "encoder_width",
-            "members",
-            "context",
-            "keypoint_grid",
-        ):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ForethoughtError(f"{name}: {f} must be an integer >= 1, got {v!r}")
+        _require_counts(
+            self,
+            ("latent_dim", "hidden_dim", "encoder_width", "members", "context", "keypoint_grid"),
+        )
         chans = self.cnn_channels
         if (
             not isinstance(chans, tuple)
@@ -106,12 +147,7 @@ class JEPAConfig:
             raise ForethoughtError(
                 f"{name}: cnn_channels must be a non-empty tuple of positive ints, got {chans!r}"
             )
-        if self.obs_keys is not None and (
-            not isinstance(self.obs_keys, tuple) or not self.obs_keys
-        ):
-            raise ForethoughtError(
-                f"{name}: obs_keys must be None or a non-empty tuple of keys, got {self.obs_keys!r}"
-            )
+        _require_obs_keys(self)
         if self.image_encoder not in IMAGE_ENCODERS:
             raise ForethoughtError(
                 f"{name}: image_encoder must be one of {list(IMAGE_ENCODERS)}, "
@@ -123,40 +159,24 @@ class JEPAConfig:
             )
         if self.idm_weight is None:
             object.__setattr__(self, "idm_weight", 1.0 if self.regularizer == "vicreg" else 0.0)
-        for f in (
-            "one_step_weight",
-            "open_loop_weight",
-            "sigreg_weight",
-            "sigreg_time_weight",
-            "vic_var_weight",
-            "vic_cov_weight",
-            "vic_time_weight",
-            "idm_weight",
-        ):
-            v = getattr(self, f)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
-                raise ForethoughtError(f"{name}: {f} must be a number >= 0, got {v!r}")
-        if self.one_step_weight == 0 and self.open_loop_weight == 0:
-            raise ForethoughtError(
-                f"{name}: one_step_weight and open_loop_weight are both 0; nothing would be learned"
-            )
+        _require_weights(
+            self,
+            (
+                "one_step_weight",
+                "open_loop_weight",
+                "sigreg_weight",
+                "sigreg_time_weight",
+                "vic_var_weight",
+                "vic_cov_weight",
+                "vic_time_weight",
+                "idm_weight",
+            ),
+        )
         if self.sigreg_slices < 1 or self.sigreg_knots < 3 or self.sigreg_knots % 2 == 0:
             raise ForethoughtError(
                 f"{name}: need sigreg_slices >= 1 and an odd sigreg_knots >= 3, got "
                 f"{self.sigreg_slices} and {self.sigreg_knots}"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able field values (tuples become lists)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> JEPAConfig:
-        """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
-        return with_overrides(cls(), **d)
 
 
 @dataclass(frozen=True)
@@ -175,7 +195,7 @@ class JEPAEnsembleConfig(JEPAConfig):
 
 
 @dataclass(frozen=True)
-class ObsMLPConfig:
+class ObsMLPConfig(ConfigDict):
     """An observation-space model for vector observations (``obs-mlp``, see ``obs_mlp.py``)."""
 
     width: int = 256
@@ -199,37 +219,9 @@ class ObsMLPConfig:
     """Seed of the parameter initialization."""
 
     def __post_init__(self) -> None:
-        name = type(self).__name__
-        for f in ("width", "layers", "members", "context"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ForethoughtError(f"{name}: {f} must be an integer >= 1, got {v!r}")
-        if self.obs_keys is not None and (
-            not isinstance(self.obs_keys, tuple) or not self.obs_keys
-        ):
-            raise ForethoughtError(
-                f"{name}: obs_keys must be None or a non-empty tuple of keys, got {self.obs_keys!r}"
-            )
-        for f in ("one_step_weight", "open_loop_weight"):
-            v = getattr(self, f)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
-                raise ForethoughtError(f"{name}: {f} must be a number >= 0, got {v!r}")
-        if self.one_step_weight == 0 and self.open_loop_weight == 0:
-            raise ForethoughtError(
-                f"{name}: one_step_weight and open_loop_weight are both 0; nothing would be learned"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able field values (tuples become lists)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ObsMLPConfig:
-        """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
-        return with_overrides(cls(), **d)
+        _require_counts(self, ("width", "layers", "members", "context"))
+        _require_obs_keys(self)
+        _require_weights(self, ("one_step_weight", "open_loop_weight"))
 
 
 ModelConfig = JEPAConfig | ObsMLPConfig

@@ -23,13 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from forethought.core.errors import ForethoughtError
 from forethought.models import regularizers as reg
 from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import JEPAConfig
 from forethought.models.dynamics import InverseDynamics, LatentDynamics
 from forethought.models.encoders import ObsEncoder
 from forethought.models.spec import DataSpec, encode_action
+from forethought.models.windows import flatten_time, masked_mean, window_masks
 
 
 class JEPAWorldModel(nn.Module):
@@ -131,8 +131,7 @@ class JEPAWorldModel(nn.Module):
     def encode_sequence(self, obs: Obs, update_stats: bool = False) -> Tensor:
         """Latents of (B, T, ...) observations. (B, T, D)."""
         b, t = next(iter(obs.values())).shape[:2]
-        flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in obs.items() if k in self.encoder.keys}
-        return self.encoder(flat, update_stats).reshape(b, t, -1)
+        return self.encoder(flatten_time(obs, self.encoder.keys), update_stats).reshape(b, t, -1)
 
     # ------------------------------------------------------------------ training
 
@@ -141,17 +140,11 @@ class JEPAWorldModel(nn.Module):
         cfg = self.config
         b, t = batch.is_first.shape
         k = cfg.context
-        if t < k + 1:
-            raise ForethoughtError(
-                f"{self.name}: windows of {t} rows are too short for context={k}; "
-                f"sample windows of at least {k + 1} rows (or lower context)"
-            )
+        masks = window_masks(self.name, batch.is_first, k)
+        keep = masks.keep  # (B, T)
         z = self.encode_sequence(batch.obs, update_stats=self.training)  # (B, T, D)
         target = z.detach() if cfg.stop_grad_target else z
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-        reset = batch.is_first.bool().clone()
-        reset[:, 0] = True
-        keep = (~reset).float()  # (B, T)
 
         # Teacher forcing: the filter of `observe`, keeping each step's prior prediction.
         h = torch.zeros(self.members, b, cfg.hidden_dim, device=z.device)  # (M, B, D_h)
@@ -166,7 +159,7 @@ class JEPAWorldModel(nn.Module):
                 h_context = h
             z_prev = z[:, i]
         err1 = (torch.stack(one_step, 2) - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
-        loss_one = _masked_mean(err1, keep[None, :, 1:])
+        loss_one = masked_mean(err1, keep[None, :, 1:])
 
         # Open loop from the belief after the first K rows.
         h, zin, open_loop = h_context, z[:, k - 1], []
@@ -174,8 +167,7 @@ class JEPAWorldModel(nn.Module):
             h, zin = self.dynamics.step(zin, a[:, i], h)
             open_loop.append(zin)
         err_ol = (torch.stack(open_loop, 2) - target[None, :, k:]).square().mean(-1)  # (M,B,T-K)
-        valid = (reset[:, k:].cumsum(1) == 0).float()  # no episode start inside the rollout
-        loss_ol = _masked_mean(err_ol, valid[None])
+        loss_ol = masked_mean(err_ol, masks.open_loop[None])
 
         total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
         terms = {"pred_one_step": loss_one, "pred_open_loop": loss_ol}
@@ -212,9 +204,4 @@ class JEPAWorldModel(nn.Module):
             ).reshape(keep[:, 1:].shape)
         else:
             err = (pred - a[:, 1:]).square().mean(-1)  # (B, T-1)
-        return _masked_mean(err, keep[:, 1:])
-
-
-def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    mask = mask.expand_as(x)
-    return (x * mask).sum() / mask.sum().clamp_min(1.0)
+        return masked_mean(err, keep[:, 1:])

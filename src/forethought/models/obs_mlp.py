@@ -32,6 +32,7 @@ from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import ObsMLPConfig
 from forethought.models.dynamics import BatchedLinear
 from forethought.models.spec import DataSpec, ObsSpec, encode_action
+from forethought.models.windows import flatten_time, masked_mean, window_masks
 
 
 class StandardizedObs(nn.Module):
@@ -208,21 +209,10 @@ class ObsMLPWorldModel(nn.Module):
         cfg = self.config
         b, t = batch.is_first.shape
         k = cfg.context
-        if t < k + 1:
-            raise ForethoughtError(
-                f"{self.name}: windows of {t} rows are too short for context={k}; "
-                f"sample windows of at least {k + 1} rows (or lower context)"
-            )
-        flat = {
-            key: v.reshape(b * t, *v.shape[2:])
-            for key, v in batch.obs.items()
-            if key in self.encoder.keys
-        }
-        z = self.encoder(flat).reshape(b, t, -1)  # (B, T, D)
+        masks = window_masks(self.name, batch.is_first, k)
+        keep = masks.keep  # (B, T)
+        z = self.encoder(flatten_time(batch.obs, self.encoder.keys)).reshape(b, t, -1)  # (B,T,D)
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-        reset = batch.is_first.bool().clone()
-        reset[:, 0] = True
-        keep = (~reset).float()  # (B, T)
         m = self.members
         if self.training and not bool(self.dynamics.action_map_fitted):
             rows = keep[:, 1:].bool()  # (B, T-1) steps inside an episode
@@ -238,7 +228,7 @@ class ObsMLPWorldModel(nn.Module):
         pred = self.dynamics(members(z[:, :-1]), members(mem), members(a[:, 1:]))
         pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
         err1 = (pred - z[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
-        loss_one = _masked_mean(err1, keep[None, :, 1:])
+        loss_one = masked_mean(err1, keep[None, :, 1:])
 
         # Open loop from row K-1 (its memory: row K-2 and the action into K-1).
         if k >= 2:
@@ -247,8 +237,7 @@ class ObsMLPWorldModel(nn.Module):
             h0 = torch.zeros(b, z.shape[-1] + a.shape[-1], device=z.device)
         zs = self._rollout(z[:, k - 1], h0, a[:, k:])  # (M, B, T-K, D)
         err_ol = (zs - z[None, :, k:]).square().mean(-1)
-        valid = (reset[:, k:].cumsum(1) == 0).float()  # no episode start inside the rollout
-        loss_ol = _masked_mean(err_ol, valid[None])
+        loss_ol = masked_mean(err_ol, masks.open_loop[None])
 
         total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
         return total, {
@@ -263,8 +252,3 @@ def _least_squares(x: Tensor, y: Tensor) -> Tensor:
     gram = x.T @ x  # (A, A)
     ridge = 1e-6 * gram.diagonal().mean().clamp_min(1e-12)
     return torch.linalg.solve(gram + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
-
-
-def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    mask = mask.expand_as(x)
-    return (x * mask).sum() / mask.sum().clamp_min(1.0)

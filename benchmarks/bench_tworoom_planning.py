@@ -36,6 +36,7 @@ from forethought.eval.goals import (
     goal_agent_factory,
     goal_objective,
     load_goal_model,
+    two_room_failures,
     two_room_tasks,
 )
 
@@ -80,6 +81,8 @@ def planning_row(
         on_episode=lambda i, e: args.verbose and print(f"  {label} {i}: {e.to_dict()}", flush=True),
     )
     print(f"{label:<28} {samples}x{iterations}: {result.summary()} ({time.time() - start:.0f}s)")
+    failures = two_room_failures(tasks, result.episodes)
+    print("  failures: " + ", ".join(f"{k} {n}" for k, n in failures.items() if n))
     cfg = planner.config
     return {
         "row": label,
@@ -92,6 +95,7 @@ def planning_row(
         "horizon_steps": args.horizon,
         "hold": args.hold,
         "eval_s": round(time.time() - start, 1),
+        "failures": failures,
         **result.to_dict(episodes=args.episodes),
     }
 

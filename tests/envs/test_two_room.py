@@ -14,6 +14,7 @@ from forethought.envs.exploration import (
     TwoRoomExplorer,
     make_contact_explorer,
     make_explorer,
+    make_full_range_explorer,
 )
 from forethought.envs.two_room import (
     MAX_STEP,
@@ -220,3 +221,19 @@ def test_contact_explorer_stays_at_walls_far_more_often() -> None:
     share, _, staying = _explore(0, 40, 200, make_contact_explorer)
     assert bouncing < 0.1 and staying > 0.25, (bouncing, staying)
     assert share > 0.10  # still crosses the door
+
+
+def _at_box_edge(actions: list[np.ndarray]) -> float:
+    return float((np.abs(np.stack(actions)).max(1) > MAX_STEP - 1e-4).mean())
+
+
+def test_full_range_explorer_covers_the_action_box() -> None:
+    _, walker, _ = _explore(0, 40, 200, make_contact_explorer)
+    share, actions, staying = _explore(0, 40, 200, make_full_range_explorer)
+    norms = np.linalg.norm(np.stack(actions), axis=1)
+    assert (norms > MAX_STEP + 0.1).mean() > 0.05  # diagonals past the disc (the env caps them)
+    assert norms.max() <= MAX_STEP * np.sqrt(2) + 1e-4
+    assert _at_box_edge(walker) < 0.02 and _at_box_edge(actions) > 0.3  # full-speed steps
+    assert share > 0.10 and staying > 0.25  # still crosses the door and stays at walls
+    with pytest.raises(ValueError, match="full_step_share"):
+        TwoRoomExplorer(full_step_share=1.5)

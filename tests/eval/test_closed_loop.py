@@ -15,7 +15,12 @@ from forethought.eval.closed_loop import (
     evaluate_planning,
     run_episode,
 )
-from forethought.eval.goals import goal_agent_factory, goal_observation, two_room_tasks
+from forethought.eval.goals import (
+    goal_agent_factory,
+    goal_observation,
+    two_room_failures,
+    two_room_tasks,
+)
 from forethought.eval.metrics import SuccessRate, wilson_interval
 from forethought.planning import TwoRoomSimModel, build_planner
 
@@ -92,6 +97,35 @@ def test_wilson_numbers_and_medians_flow_into_the_result():
     assert r.plan_ms_p95 == pytest.approx(np.percentile([1, 2, 3, 4, 100], 95))
     assert "2/4 = 50.0%" in r.summary()
     assert r.to_dict(episodes=False)["success"]["low"] == pytest.approx(wilson_interval(2, 4)[0])
+
+
+def test_failures_are_counted_by_where_they_ended():
+    def ep(success, first, x):
+        return EpisodeResult(success, 200, first, 9.0, (), final_state=(x, 30.0, 30.0, 20.0))
+
+    task = {"wall_x": 30, "door_y": 20, "start": np.array([20.0, 30.0]), "goal": [40.0, 30.0]}
+    eps = [
+        ep(True, 9, 40.0),  # success: not a failure
+        ep(False, 50, 20.0),  # reached, then left
+        ep(False, None, 45.0),  # goal room, outside the radius
+        ep(False, None, 28.3),  # start room, on the wall face (28.5)
+        ep(False, None, 12.0),  # start room, away from the wall
+        ep(False, None, 30.0),  # inside the wall slab: the doorway
+    ]
+    counts = two_room_failures([task] * len(eps), eps)
+    assert counts == {
+        "reached_then_left": 1,
+        "goal_room": 1,
+        "start_room_at_wall": 1,
+        "start_room": 1,
+        "doorway": 1,
+    }
+    env = make_env(ENV, obs="state")
+    real = run_episode(env, RandomAgent(env.action_space, 0), 3, options=EASY[0])
+    assert real.final_state is not None and len(real.final_state) == 4  # from info["state"]
+    assert real.to_dict()["final_state"][2] == EASY[0]["wall_x"]
+    with pytest.raises(ForethoughtError, match="final state"):
+        two_room_failures([task], [EpisodeResult(False, 200, None, 9.0, ())])
 
 
 def test_refusals():

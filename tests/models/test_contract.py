@@ -148,3 +148,23 @@ def test_obs_mlp_action_map_is_the_free_moves_response_despite_blocked_steps():
     model.dynamics.fit_action_map(dz, a)
     assert bool(model.dynamics.action_map_fitted)
     torch.testing.assert_close(model.dynamics.gated.weight[0], w_true, atol=1e-4, rtol=1e-4)
+
+
+def test_obs_mlp_action_map_is_the_full_response_despite_shortened_steps():
+    """fit_action_map: steps an env shortens (a norm cap, as TwoRoom's) do not shrink W."""
+    model = build_model("obs-mlp", "tiny", VECTOR)
+    gen = torch.Generator().manual_seed(1)
+    w_true = torch.randn(model.action_in, model.latent_dim, generator=gen)  # (A, D)
+    a = torch.rand(2000, model.action_in, generator=gen) * 2 - 1  # (N, A)
+    norm = a.norm(dim=-1, keepdim=True)
+    cap = norm.median()  # half the steps are shortened, by up to a factor of two or more
+    applied = a * (cap / norm).clamp(max=1.0)
+    blocked = torch.rand(2000, generator=gen) < 0.2
+    dz = (applied @ w_true) * (~blocked)[:, None].float()  # (N, D)
+    model.dynamics.fit_action_map(dz, a)
+    torch.testing.assert_close(model.dynamics.gated.weight[0], w_true, atol=0.01, rtol=0.01)
+    plain_least_squares = torch.linalg.lstsq(a, dz).solution
+    assert (plain_least_squares - w_true).abs().max() > 0.1  # what the refits undo
+    noisy = dz + 0.3 * torch.randn(dz.shape, generator=gen)  # too noisy for tight refits
+    model.dynamics.fit_action_map(noisy, a)
+    assert torch.isfinite(model.dynamics.gated.weight).all()

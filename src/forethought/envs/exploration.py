@@ -43,6 +43,12 @@ class TwoRoomExplorer:
         waypoint_tol: a waypoint counts as reached within this distance (px).
         give_up_steps: a crosser that has not finished after this many steps wanders.
         bounce: turn around (plus von Mises noise) when a wall blocks most of a step.
+        box_steps: wandering step lengths are uniform up to the edge of the action box in the
+            heading's direction (up to ``max_step * sqrt(2)`` on diagonals, which the env caps
+            to its largest step) instead of up to ``max_step``: the data then covers every
+            action a planner samples from the box, not only the disc a walker uses.
+        full_step_share: with ``box_steps``, the share of wandering steps that go all the way
+            to the box edge (full speed, the actions planners converge to).
 
     Attributes:
         is_crosser: whether the current episode was drawn as a door crosser.
@@ -58,9 +64,13 @@ class TwoRoomExplorer:
         waypoint_tol: float = 1.0,
         give_up_steps: int = 80,
         bounce: bool = True,
+        box_steps: bool = False,
+        full_step_share: float = 0.0,
     ) -> None:
         if not 0.0 <= crosser_share <= 1.0:
             raise ValueError(f"crosser_share must be in [0, 1], got {crosser_share}")
+        if not 0.0 <= full_step_share <= 1.0:
+            raise ValueError(f"full_step_share must be in [0, 1], got {full_step_share}")
         self.crosser_share, self.kappa, self.steer_kappa = crosser_share, kappa, steer_kappa
         self.max_step, self.waypoint_offset, self.waypoint_tol = (
             max_step,
@@ -68,6 +78,7 @@ class TwoRoomExplorer:
             waypoint_tol,
         )
         self.give_up_steps, self.bounce = give_up_steps, bounce
+        self.box_steps, self.full_step_share = box_steps, full_step_share
         self._rng = np.random.default_rng(0)
         self._heading, self._steps, self._last = 0.0, 0, None
         self._waypoints: list[tuple[float, float]] = []
@@ -81,7 +92,8 @@ class TwoRoomExplorer:
         self._waypoints = self._door_waypoints(info["state"]) if self.is_crosser else []
 
     def act(self, obs: Any, info: dict[str, Any]) -> np.ndarray:
-        """Return the next displacement, float32 (2,) with norm <= ``max_step``."""
+        """Return the next displacement, float32 (2,): norm <= ``max_step``, or inside the box
+        ``[-max_step, max_step]^2`` with ``box_steps``."""
         x, y = float(info["state"][0]), float(info["state"][1])
         self._steps += 1
         if self._steps > self.give_up_steps:
@@ -98,9 +110,19 @@ class TwoRoomExplorer:
             if self.bounce and self._blocked(x, y):
                 turn += math.pi
             self._heading = (self._heading + turn + math.pi) % (2 * math.pi) - math.pi
-        self._last = (x, y, step)
+            if self.box_steps:
+                step = self._box_step(step)
+        self._last = (x, y, min(step, self.max_step))  # the env caps longer steps
         action = np.array([step * math.cos(self._heading), step * math.sin(self._heading)])
         return np.clip(action, -self.max_step, self.max_step).astype(np.float32)  # (2,)
+
+    def _box_step(self, step: float) -> float:
+        """Rescale a step drawn in ``[0, max_step]`` to ``[0, edge]``, the box edge along the
+        heading; a ``full_step_share`` of steps go to the edge."""
+        edge = self.max_step / max(abs(math.cos(self._heading)), abs(math.sin(self._heading)))
+        if self.full_step_share and self._rng.random() < self.full_step_share:
+            return edge
+        return step / self.max_step * edge
 
     def _door_waypoints(self, state: np.ndarray) -> list[tuple[float, float]]:
         """Two points on the door row: one in front of the door, one past it."""
@@ -153,4 +175,20 @@ def make_contact_explorer(observation_space: gym.Space, action_space: gym.Space)
     """
     explorer = make_explorer(observation_space, action_space)
     explorer.bounce = False
+    return explorer
+
+
+def make_full_range_explorer(
+    observation_space: gym.Space, action_space: gym.Space
+) -> TwoRoomExplorer:
+    """Factory for ``--policy forethought.envs.exploration:make_full_range_explorer``: contact
+    walkers (as :func:`make_contact_explorer`) whose steps cover the whole action box, half of
+    them at full speed.
+
+    Planners sample actions from the box and favour full-speed steps; a model that saw only
+    the walkers' shorter steps can let full-speed pushes sink through a wall, and a planner
+    finds and exploits that (``benchmarks/bench_wall_contact.py --speed 2.45``).
+    """
+    explorer = make_contact_explorer(observation_space, action_space)
+    explorer.box_steps, explorer.full_step_share = True, 0.5
     return explorer

@@ -50,6 +50,8 @@ class EpisodeResult:
         steps: env steps taken.
         steps_to_success: the first step (1-based) after which ``is_success`` held, else None.
         final_distance: ``info["distance"]`` after the last step, when the env reports one.
+        final_state: ``info["state"]`` after the last step (e.g. TwoRoom's x, y, wall x, door
+            y), when the env reports one: where a failed episode ended.
         plan_seconds: wall seconds of each plan call made during this episode.
         frames: ``env.render()`` at reset and after every step when recorded, else empty
             (not written by :meth:`to_dict`).
@@ -60,6 +62,7 @@ class EpisodeResult:
     steps_to_success: int | None
     final_distance: float | None
     plan_seconds: tuple[float, ...]
+    final_state: tuple[float, ...] | None = None
     frames: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +72,9 @@ class EpisodeResult:
             "steps_to_success": self.steps_to_success,
             "final_distance": (
                 None if self.final_distance is None else round(self.final_distance, 4)
+            ),
+            "final_state": (
+                None if self.final_state is None else [round(v, 3) for v in self.final_state]
             ),
             "plan_calls": len(self.plan_seconds),
             "plan_ms_mean": (
@@ -141,13 +147,14 @@ def run_episode(
         if terminated or truncated:
             break
     times = tuple(plan_times[calls_before:]) if plan_times is not None else ()
-    distance = info.get("distance")
+    distance, state = info.get("distance"), info.get("state")
     return EpisodeResult(
         success=bool(info["is_success"]),
         steps=steps,
         steps_to_success=first_success,
         final_distance=None if distance is None else float(distance),
         plan_seconds=times,
+        final_state=None if state is None else tuple(float(v) for v in np.ravel(state)),
         frames=tuple(frames),
     )
 

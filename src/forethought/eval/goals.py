@@ -37,6 +37,45 @@ def two_room_tasks(n: int, seed: int = 0) -> list[Task]:
     return [sample_start_goal_in_different_rooms(rng) for _ in range(n)]
 
 
+FAILURE_KINDS = ("reached_then_left", "goal_room", "start_room_at_wall", "start_room", "doorway")
+
+
+def two_room_failures(tasks: list[Task], episodes: Any) -> dict[str, int]:
+    """Where the failed episodes of a TwoRoom run ended, counted by kind.
+
+    ``reached_then_left``: the goal was reached, but the agent was outside the radius at the
+    end. Otherwise by the final position (``EpisodeResult.final_state``): in the goal's room;
+    in the start room pressed on the middle wall (within 1 px of its face); elsewhere in the
+    start room; or in the doorway.
+
+    Args:
+        tasks: the tasks the episodes ran, in order (:func:`two_room_tasks`).
+        episodes: one :class:`EpisodeResult` per task.
+    """
+    from forethought.envs.two_room import WALL_HALF, which_room
+
+    counts = dict.fromkeys(FAILURE_KINDS, 0)
+    for task, ep in zip(tasks, episodes, strict=True):
+        if ep.success:
+            continue
+        if ep.steps_to_success is not None:
+            counts["reached_then_left"] += 1
+            continue
+        if ep.final_state is None:
+            raise ForethoughtError("the episodes carry no final state (info['state'])")
+        x, wall_x = ep.final_state[0], float(task["wall_x"])
+        room = which_room(x, wall_x)
+        if room == 0:
+            counts["doorway"] += 1
+        elif room == which_room(float(task["goal"][0]), wall_x):
+            counts["goal_room"] += 1
+        elif abs(x - wall_x) <= WALL_HALF + 0.5 + 1.0:
+            counts["start_room_at_wall"] += 1
+        else:
+            counts["start_room"] += 1
+    return counts
+
+
 def goal_observation(env: gym.Env, task: Task) -> Any:
     """The observation the env shows with the agent standing at ``task["goal"]``.
 

@@ -61,6 +61,10 @@ class StandardizedObs(nn.Module):
 
 GATE_OPEN_LOGIT = 3.0
 """Initial gate logit: sigmoid(3) = 0.95, nearly open."""
+INLIER_TOLERANCES = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
+"""Per refit of the action map: keep the steps that moved at least 1 - tol as far as it says."""
+MIN_INLIER_SHARE = 0.05
+"""A refit needs at least this share of the steps (else the last fit stays)."""
 
 
 class GatedMLPDynamics(nn.Module):
@@ -100,13 +104,19 @@ class GatedMLPDynamics(nn.Module):
             return
         a, dz = a.double(), dz.double()
         w = _least_squares(a, dz)  # (A, D)
-        # Blocked steps shrink the average response; refit on the steps that moved at least
-        # half as far as it predicts, so that an open gate (1) means a free move.
-        pred = a @ w  # (N, D)
-        ratio = (dz * pred).sum(-1) / pred.square().sum(-1).clamp_min(1e-12)  # (N,)
-        free = ratio > 0.5
-        if int(free.sum()) >= a.shape[1]:
-            w = _least_squares(a[free], dz[free])
+        # Blocked steps shrink the average response, and so do steps an env shortens (TwoRoom
+        # caps the step length; the action box's corners ask for more). Both only ever move
+        # less than asked, so refit on the steps that moved nearly as far as the map predicts,
+        # ever more tightly: W climbs to the full, free response and an open gate (1) means a
+        # free move. (Noise in the steps biases W up, which the gate, at most 1, can undo.)
+        least = max(a.shape[1], int(MIN_INLIER_SHARE * a.shape[0]))
+        for tol in INLIER_TOLERANCES:
+            pred = a @ w  # (N, D)
+            ratio = (dz * pred).sum(-1) / pred.square().sum(-1).clamp_min(1e-12)  # (N,)
+            keep = ratio >= 1.0 - tol
+            if int(keep.sum()) < least:
+                break
+            w = _least_squares(a[keep], dz[keep])
         self.gated.weight.copy_(w.to(self.gated.weight)[None].expand_as(self.gated.weight))
         self.action_map_fitted.fill_(True)
 

@@ -85,6 +85,10 @@ def test_config_round_trips_through_a_dict():
     for cls, name in ((JEPAConfig, "jepa"), (JEPAEnsembleConfig, "jepa-ensemble")):
         cfg = make_config(name, "small", obs_keys=("state",), regularizer="vicreg")
         assert cls.from_dict(cfg.to_dict()) == cfg
+        old_checkpoint = {**cfg.to_dict(), "gated_action": False}  # a field that was never read
+        assert cls.from_dict(old_checkpoint) == cfg
+    with pytest.raises(ForethoughtError):
+        JEPAConfig.from_dict({**JEPAConfig().to_dict(), "no_such_field": 1})
 
 
 def test_building_is_seeded_and_leaves_the_global_rng_alone():

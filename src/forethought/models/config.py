@@ -1,4 +1,4 @@
-"""Configs of the JEPA world models and their size presets (plain Python values you can grep).
+"""Configs of the world models and their size presets (plain Python values you can grep).
 
 Every field is documented where it is declared; ``__post_init__`` rejects bad values with a
 one-line message that names the field and what to do.
@@ -7,7 +7,7 @@ one-line message that names the field and what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from forethought.core.errors import ForethoughtError
 
@@ -17,6 +17,9 @@ IMAGE_ENCODERS = ("keypoints", "conv")
 
 class ConfigDict:
     """``to_dict`` / ``from_dict`` for the frozen model configs (checkpoints store them as JSON)."""
+
+    retired_keys: ClassVar[tuple[str, ...]] = ()
+    """Fields that no longer exist and had no effect; old checkpoints' values are dropped."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able field values (tuples become lists)."""
@@ -28,7 +31,7 @@ class ConfigDict:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Any:
         """Rebuild from :meth:`to_dict` output (unknown keys are an error)."""
-        return with_overrides(cls(), **d)
+        return with_overrides(cls(), **{k: v for k, v in d.items() if k not in cls.retired_keys})
 
 
 def _require_counts(config: Any, names: tuple[str, ...]) -> None:
@@ -67,6 +70,8 @@ def _require_obs_keys(config: Any) -> None:
 class JEPAConfig(ConfigDict):
     """A JEPA-style latent predictive world model (encoder + recurrent latent predictor)."""
 
+    retired_keys: ClassVar[tuple[str, ...]] = ("gated_action",)  # 2026-11-29 to 11-30, unread
+
     # --- sizes
     latent_dim: int = 32
     """D: size of the latent of one observation."""
@@ -92,10 +97,6 @@ class JEPAConfig(ConfigDict):
     """Predict latent increments (z_next = z + head(h)) instead of absolute latents."""
     direct_action: bool = False
     """Add a linear map of the action to every predicted increment (z_next = z + head(h) + W a)."""
-    gated_action: bool = False
-    """Add a gated linear map of the action: z_next = z + head(h) + W (g * a), g = sigmoid(G h)
-    per action entry. A wall closes the gate, so blocked moves stay blocked in long rollouts
-    (see docs/models.md, 'Walls')."""
 
     # --- objective
     context: int = 1
@@ -206,7 +207,7 @@ class ObsMLPConfig(ConfigDict):
     """Independent predictors; > 1 gives epistemic disagreement."""
     gated_action: bool = True
     """Add a gated linear map of the action (z_next = z + head(x) + W (g * a), g in [0, 1]), so
-    that a blocked move can be predicted exactly (TwoRoom: see docs/models.md, 'Walls')."""
+    that a blocked move can be predicted exactly (docs/models.md, section on `obs-mlp`)."""
     obs_keys: tuple[str, ...] | None = None
     """Vector observation keys to read (None: every vector key of the dataset)."""
     context: int = 1

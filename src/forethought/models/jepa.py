@@ -28,7 +28,12 @@ from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import JEPAConfig
 from forethought.models.dynamics import InverseDynamics, LatentDynamics
 from forethought.models.encoders import ObsEncoder
-from forethought.models.spec import DataSpec, encode_action
+from forethought.models.spec import (
+    DataSpec,
+    action_bounds,
+    encode_action,
+    register_action_bounds,
+)
 from forethought.models.windows import flatten_time, masked_mean, window_masks
 
 
@@ -70,10 +75,7 @@ class JEPAWorldModel(nn.Module):
             if config.idm_weight
             else None
         )
-        self.scale_actions = not spec.discrete and spec.action_low is not None
-        if self.scale_actions:
-            self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
-            self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+        register_action_bounds(self, spec)
 
     # ------------------------------------------------------------------ helpers
 
@@ -88,8 +90,7 @@ class JEPAWorldModel(nn.Module):
             action: (*L, A) float, or (*L,) int64 indices / (*L, n) float one-hot for discrete.
             lead: number of leading dims L, to tell indices from one-hot vectors.
         """
-        bounds = (self.action_low, self.action_high) if self.scale_actions else None
-        return encode_action(self.spec, action, lead, bounds)
+        return encode_action(self.spec, action, lead, action_bounds(self))
 
     # ------------------------------------------------------------------ the contract
 

@@ -31,7 +31,13 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import ObsMLPConfig
 from forethought.models.dynamics import BatchedLinear
-from forethought.models.spec import DataSpec, ObsSpec, encode_action
+from forethought.models.spec import (
+    DataSpec,
+    ObsSpec,
+    action_bounds,
+    encode_action,
+    register_action_bounds,
+)
 from forethought.models.windows import flatten_time, masked_mean, window_masks
 
 
@@ -157,10 +163,7 @@ class ObsMLPWorldModel(nn.Module):
         self.members = config.members
         self.action_in = spec.action_dim
         self.dynamics = GatedMLPDynamics(config, self.latent_dim, self.action_in)
-        self.scale_actions = not spec.discrete and spec.action_low is not None
-        if self.scale_actions:
-            self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
-            self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+        register_action_bounds(self, spec)
 
     @property
     def device(self) -> torch.device:
@@ -168,8 +171,7 @@ class ObsMLPWorldModel(nn.Module):
 
     def encode_action(self, action: Tensor, lead: int) -> Tensor:
         """One-hot (discrete) or [-1, 1]-scaled (Box) actions. (*L, A_in)."""
-        bounds = (self.action_low, self.action_high) if self.scale_actions else None
-        return encode_action(self.spec, action, lead, bounds)
+        return encode_action(self.spec, action, lead, action_bounds(self))
 
     # ------------------------------------------------------------------ the contract
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from forethought.core.errors import ForethoughtError
 from forethought.core.spaces import FieldSpec, space_from_json
@@ -188,6 +189,20 @@ class DataSpec:
 
 def _floats(a: np.ndarray) -> tuple[float, ...]:
     return tuple(float(x) for x in a)
+
+
+def register_action_bounds(module: nn.Module, spec: DataSpec) -> None:
+    """Keep a bounded Box's limits on ``module`` as buffers ``action_low`` / ``action_high``
+    (saved with its weights), so :func:`action_bounds` finds them."""
+    if not spec.discrete and spec.action_low is not None and spec.action_high is not None:
+        module.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
+        module.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+
+
+def action_bounds(module: nn.Module) -> tuple[Tensor, Tensor] | None:
+    """The (low, high) buffers :func:`register_action_bounds` kept, or None (no scaling)."""
+    low, high = getattr(module, "action_low", None), getattr(module, "action_high", None)
+    return None if low is None or high is None else (low, high)
 
 
 def encode_action(

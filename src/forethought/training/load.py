@@ -50,7 +50,14 @@ def load_run(run_dir: str | Path, *, use_ema: bool = True) -> LoadedRun:
             f"{ckpt.path}: cannot rebuild model '{info.model_name}' ({e})"
         ) from e
     weights = ckpt.ema if use_ema and ckpt.ema is not None else ckpt.model
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # a tensor of another shape
+        first = str(e).strip().splitlines()[-1].strip()
+        raise ForethoughtError(
+            f"{ckpt.path}: weights do not fit model '{info.model_name}' ({first}); was it "
+            "trained by another forethought version?"
+        ) from e
     if missing or unexpected:
         raise ForethoughtError(
             f"{ckpt.path}: weights do not fit model '{info.model_name}' (missing {missing[:3]}, "

@@ -75,7 +75,13 @@ def planning_row(
     start = time.time()
     result = evaluate_planning(
         env_fn,
-        goal_agent_factory(model, planner, args.execute_steps, objective),
+        goal_agent_factory(
+            model,
+            planner,
+            args.execute_steps,
+            objective,
+            step_budget=args.max_steps if args.deadline else None,
+        ),
         tasks,
         args.max_steps,
         on_episode=lambda i, e: args.verbose and print(f"  {label} {i}: {e.to_dict()}", flush=True),
@@ -123,9 +129,20 @@ def main() -> int:
     p.add_argument("--distance", default="squared", choices=("squared", "l2"))
     p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
+    p.add_argument(
+        "--deadline",
+        action="store_true",
+        help="plans count only the steps left before --max-steps (the task's scoring time)",
+    )
     add_goal_cost_args(p)  # --goal-space, --probe-steps, --uncertainty-weight
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
+    p.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="run tasks skip..pairs-1 of the set (split one protocol over processes)",
+    )
     p.add_argument("--max-steps", type=int, default=200, help="steps per episode")
     p.add_argument("--budgets", default="", help="sweep SAMPLESxITERATIONS, e.g. 64x2,256x4")
     p.add_argument("--no-ceiling", action="store_true", help="skip the true-simulator rows")
@@ -135,13 +152,16 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tworoom_planning.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    tasks = two_room_tasks(args.pairs, args.seed)
+    if not 0 <= args.skip < args.pairs:
+        raise SystemExit(f"--skip must be in [0, --pairs), got {args.skip}")
+    tasks = two_room_tasks(args.pairs, args.seed)[args.skip :]
     started = time.time()
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_tworoom_planning.py " + " ".join(sys.argv[1:]),
         "protocol": {
             "env": TWO_ROOM,
             "pairs": args.pairs,
+            "tasks_run": [args.skip, args.pairs],
             "task_seed": args.seed,
             "max_steps": args.max_steps,
             "success": "final distance < 4.5 px after the last step",
@@ -154,6 +174,7 @@ def main() -> int:
             "mode": args.objective,
             "distance": args.distance,
             "mean_weight": args.mean_weight,
+            "deadline": args.deadline,
             "space": args.goal_space,
             "uncertainty_weight_run": args.uncertainty_weight,
         },

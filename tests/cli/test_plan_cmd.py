@@ -47,7 +47,7 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
     rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "30",
                "--planner", "icem", "--horizon", "30", "--hold", "5", "--execute-steps", "5",
                "--samples", "64", "--iterations", "2", "--objective", "last",
-               "--goal-distance", "l2", "--mean-weight", "0.1"])  # fmt: skip
+               "--goal-distance", "l2", "--mean-weight", "0.1", "--deadline"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "success: yes" in out
@@ -57,12 +57,13 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
     js = tmp_path / "table.json"
     rc = main(["evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "2",
                "--max-steps", "10", "--samples", "16", "--iterations", "1", "--horizon", "5",
-               "--json", str(js)])  # fmt: skip
+               "--deadline", "--json", str(js)])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
     rows = [line for line in out.splitlines() if line.startswith(("random", "true-sim"))]
     assert len(rows) == 2 and "0/2" in rows[0]  # ten random steps cannot cross rooms
     assert "[95% Wilson]" in out and js.is_file()
+    assert "plans end at the episode's last step" in out
 
 
 @pytest.mark.parametrize(

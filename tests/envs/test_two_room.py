@@ -13,11 +13,14 @@ from gymnasium.utils.env_checker import check_env
 from forethought.envs.exploration import (
     TwoRoomExplorer,
     make_contact_explorer,
+    make_door_edge_explorer,
     make_explorer,
     make_full_range_explorer,
 )
 from forethought.envs.two_room import (
+    DOOR_HALF,
     MAX_STEP,
+    WALL_HALF,
     WALL_VALUE,
     TwoRoomEnv,
     move,
@@ -237,3 +240,33 @@ def test_full_range_explorer_covers_the_action_box() -> None:
     assert share > 0.10 and staying > 0.25  # still crosses the door and stays at walls
     with pytest.raises(ValueError, match="full_step_share"):
         TwoRoomExplorer(full_step_share=1.5)
+
+
+def _at_door_edge_share(factory, episodes: int = 60, steps: int = 200) -> float:
+    """Share of steps spent on the wall face within 2 px of a door edge, or in the opening
+    within 1 px of its edge."""
+    env = TwoRoomEnv(obs_mode="state")
+    policy = factory(env.observation_space, env.action_space)
+    near = total = 0
+    for ep in range(episodes):
+        obs, info = env.reset(seed=ep)
+        policy.reset(obs, info, np.random.default_rng(ep))
+        for _ in range(steps):
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            x, y, wall_x, door_y = (float(v) for v in obs)
+            from_edge = abs(y - door_y) - (DOOR_HALF + 0.5)  # < 0: inside the opening
+            on_face = abs(abs(x - wall_x) - (WALL_HALF + 0.5)) < 0.01
+            in_opening = abs(x - wall_x) < WALL_HALF + 0.5
+            near += (on_face and 0 <= from_edge < 2) or (in_opening and -1 < from_edge < 0)
+            total += 1
+    return near / total
+
+
+def test_door_edge_explorer_presses_beside_the_door_far_more_often() -> None:
+    base = _at_door_edge_share(make_full_range_explorer)
+    edge = _at_door_edge_share(make_door_edge_explorer)
+    assert edge > 3 * base and edge > 0.03, (base, edge)
+    share, _, staying = _explore(0, 40, 200, make_door_edge_explorer)
+    assert share > 0.10 and staying > 0.25  # still crosses the door and stays at walls
+    with pytest.raises(ValueError, match="edge_row_share"):
+        TwoRoomExplorer(edge_row_share=-0.1)

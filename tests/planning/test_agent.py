@@ -80,6 +80,32 @@ def test_agent_folds_observations_and_warm_starts():
         agent.act(obs)
 
 
+def test_agent_with_a_step_budget_plans_only_the_steps_left():
+    seen = []  # the horizon each plan's objective was shown
+
+    def record(rollout):
+        seen.append(rollout.horizon)
+        return rollout.latents[:, -1, 0]
+
+    space = make_env("forethought/TwoRoom-v0").action_space
+    planner = build_planner("cem", space, horizon=5, samples=8, iterations=1, elites=4)
+    objective = CallableObjective(record)
+    agent = MPCAgent(
+        TwoRoomSimModel(), planner, lambda m, o: objective, execute_steps=2, step_budget=3
+    )
+    obs = np.array([15.0, 20.0, 32.0, 32.0], np.float32)
+    agent.reset(obs)
+    a = agent.act(obs)
+    a = agent.act(obs, a)
+    agent.act(obs, a)  # the second plan: one step is left
+    assert seen == [3, 1]  # one batched call per plan (one iteration)
+    agent.reset(obs)  # a new episode has the whole budget again
+    agent.act(obs)
+    assert seen[-1] == 3
+    with pytest.raises(ForethoughtError, match="step_budget must be >= 1"):
+        MPCAgent(TwoRoomSimModel(), planner, step_budget=0)
+
+
 def test_agent_with_discrete_actions_returns_ints():
     model, _, goal = grid_problem()
     planner = build_planner("beam", gym.spaces.Discrete(5), horizon=7, exhaustive_limit=5**7)

@@ -9,6 +9,7 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.base import Rollout
 from forethought.planning import (
     CallableObjective,
+    Deadline,
     GoalObjective,
     RewardObjective,
     UncertaintyPenalty,
@@ -77,3 +78,14 @@ def test_uncertainty_penalty_adds_weighted_disagreement():
 def test_uncertainty_penalty_needs_disagreement():
     with pytest.raises(ForethoughtError, match="needs a model that reports disagreement"):
         UncertaintyPenalty(GoalObjective(GOAL)).cost(Rollout(latents=LATENTS))
+
+
+def test_deadline_counts_only_the_steps_before_it():
+    r = Rollout(latents=LATENTS, disagreement=torch.tensor([[0.5, 0.5], [0.0, 2.0]]))
+    last = GoalObjective(GOAL, mode="last")
+    assert Deadline(last, 1).cost(r).tolist() == [1.0, 25.0]  # step 0 is the last that counts
+    assert Deadline(last, 2).cost(r).tolist() == Deadline(last, 9).cost(r).tolist() == [0.0, 1.0]
+    penalized = Deadline(UncertaintyPenalty(GoalObjective(GOAL), 2.0), 1)  # both are cut
+    assert penalized.cost(r).tolist() == [2.0, 25.0]
+    with pytest.raises(ForethoughtError, match="Deadline steps must be >= 1"):
+        Deadline(last, 0)

@@ -148,6 +148,7 @@ def run_planning(args: argparse.Namespace) -> dict:
         f"(+{args.mean_weight:g} x mean"
         + (f", +{args.uncertainty_weight:g} x disagreement" if args.uncertainty_weight else "")
         + ")"
+        + (", plans end at the episode's last step" if args.deadline else "")
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

@@ -66,6 +66,12 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
     )
     add_goal_cost_args(p)
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
+    p.add_argument(
+        "--deadline",
+        action="store_true",
+        help="the task is scored after --max-steps: plans count only the steps left (default: "
+        "every plan counts its whole horizon)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
 
@@ -111,7 +117,8 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     objective = goal_objective(
         args.objective, args.goal_distance, args.mean_weight, readout, args.uncertainty_weight
     )
-    return goal_agent_factory(model, planner, args.execute_steps, objective)
+    budget = args.max_steps if args.deadline else None
+    return goal_agent_factory(model, planner, args.execute_steps, objective, step_budget=budget)
 
 
 def write_gif(path: Path, frames: tuple, fps: int = 10) -> None:

@@ -49,6 +49,10 @@ class TwoRoomExplorer:
             action a planner samples from the box, not only the disc a walker uses.
         full_step_share: with ``box_steps``, the share of wandering steps that go all the way
             to the box edge (full speed, the actions planners converge to).
+        edge_row_share: the share of crossers whose door row is drawn within 2 px of a door
+            edge (either side of it) instead of near the door's middle: they press on the wall
+            face beside the opening, or on the opening's edge, until they give up. Shortest
+            paths through the door pass there, and a model must learn where exactly it opens.
 
     Attributes:
         is_crosser: whether the current episode was drawn as a door crosser.
@@ -66,11 +70,14 @@ class TwoRoomExplorer:
         bounce: bool = True,
         box_steps: bool = False,
         full_step_share: float = 0.0,
+        edge_row_share: float = 0.0,
     ) -> None:
         if not 0.0 <= crosser_share <= 1.0:
             raise ValueError(f"crosser_share must be in [0, 1], got {crosser_share}")
         if not 0.0 <= full_step_share <= 1.0:
             raise ValueError(f"full_step_share must be in [0, 1], got {full_step_share}")
+        if not 0.0 <= edge_row_share <= 1.0:
+            raise ValueError(f"edge_row_share must be in [0, 1], got {edge_row_share}")
         self.crosser_share, self.kappa, self.steer_kappa = crosser_share, kappa, steer_kappa
         self.max_step, self.waypoint_offset, self.waypoint_tol = (
             max_step,
@@ -79,6 +86,7 @@ class TwoRoomExplorer:
         )
         self.give_up_steps, self.bounce = give_up_steps, bounce
         self.box_steps, self.full_step_share = box_steps, full_step_share
+        self.edge_row_share = edge_row_share
         self._rng = np.random.default_rng(0)
         self._heading, self._steps, self._last = 0.0, 0, None
         self._waypoints: list[tuple[float, float]] = []
@@ -128,7 +136,11 @@ class TwoRoomExplorer:
         """Two points on the door row: one in front of the door, one past it."""
         x, wall_x, door_y = float(state[0]), float(state[2]), float(state[3])
         side = which_room(x, wall_x) or (-1 if x < wall_x else 1)
-        row = door_y + float(self._rng.uniform(-(DOOR_HALF - 2), DOOR_HALF - 2))
+        if self.edge_row_share and self._rng.random() < self.edge_row_share:
+            edge = DOOR_HALF + 0.5 + float(self._rng.uniform(-2.0, 2.0))  # from the door row
+            row = door_y + (edge if self._rng.random() < 0.5 else -edge)
+        else:
+            row = door_y + float(self._rng.uniform(-(DOOR_HALF - 2), DOOR_HALF - 2))
         near, far = wall_x + side * self.waypoint_offset, wall_x - side * self.waypoint_offset
         return [(near, row), (far, row)]
 
@@ -191,4 +203,17 @@ def make_full_range_explorer(
     """
     explorer = make_contact_explorer(observation_space, action_space)
     explorer.box_steps, explorer.full_step_share = True, 0.5
+    return explorer
+
+
+def make_door_edge_explorer(
+    observation_space: gym.Space, action_space: gym.Space
+) -> TwoRoomExplorer:
+    """Factory for ``--policy forethought.envs.exploration:make_door_edge_explorer``: the
+    full-range explorer (:func:`make_full_range_explorer`) with half the episodes crossing,
+    half of those at a row near a door edge (``edge_row_share``), so the data holds many
+    pushes on the wall beside the opening and on its edges, where planned paths pass.
+    """
+    explorer = make_full_range_explorer(observation_space, action_space)
+    explorer.crosser_share, explorer.edge_row_share = 0.5, 0.5
     return explorer

@@ -139,6 +139,7 @@ def goal_agent_factory(
     planner: Any,
     execute_steps: int = 1,
     objective: Callable[[torch.Tensor], Any] | None = None,
+    step_budget: int | None = None,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -148,6 +149,8 @@ def goal_agent_factory(
         execute_steps: actions executed per plan.
         objective: goal latent (D,) -> objective; default :func:`goal_objective` ``()`` (squared
             latent distance summed over the horizon).
+        step_budget: the episode's length when the task is scored at its end (the TwoRoom
+            protocol: after step 200); plans then only count the steps left (``MPCAgent``).
     """
     from forethought.planning import MPCAgent, obs_to_tensors
 
@@ -169,6 +172,7 @@ def goal_agent_factory(
             lambda _m, _o: target,
             execute_steps=execute_steps,
             action_space=env.action_space,
+            step_budget=step_budget,
         )
 
     return make

@@ -4,7 +4,8 @@ File tree::
 
     base.py        Objective / Planner protocols, PlanCarry, PlanResult, ActionSpaceInfo
     common.py      base configs, seeding, one-call batched evaluation, warm-start shifts
-    objectives.py  GoalObjective, RewardObjective, CallableObjective, UncertaintyPenalty
+    objectives.py  GoalObjective, RewardObjective, CallableObjective, UncertaintyPenalty,
+                   Deadline
     cem.py         Gaussian CEM                                  (cem)
     icem.py        iCEM with colored noise and elite reuse       (icem)
     mppi.py        MPPI                                          (mppi)
@@ -43,6 +44,7 @@ from forethought.planning.icem import ICEMConfig, ICEMPlanner, colored_noise
 from forethought.planning.mppi import MPPIConfig, MPPIPlanner
 from forethought.planning.objectives import (
     CallableObjective,
+    Deadline,
     GoalObjective,
     RewardObjective,
     UncertaintyPenalty,
@@ -69,6 +71,7 @@ __all__ = [
     "CallableObjective",
     "CategoricalCEMConfig",
     "CategoricalCEMPlanner",
+    "Deadline",
     "DiscretePlannerConfig",
     "GoalObjective",
     "GradientConfig",

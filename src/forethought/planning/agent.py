@@ -34,6 +34,7 @@ from forethought.planning.base import (
     PlanResult,
 )
 from forethought.planning.common import BoxPlannerConfig, DiscretePlannerConfig
+from forethought.planning.objectives import Deadline
 
 ObjectiveFactory = Callable[[WorldModel, Obs], Objective]  # (model, first obs as tensors)
 
@@ -86,6 +87,8 @@ class MPCAgent:
         execute_steps: k, actions executed from each plan before replanning.
         action_space: an ``ActionSpaceInfo``, Gymnasium space or ``DataSpec``; by default read
             from the planner's config. Discrete actions are returned as Python ints.
+        step_budget: the episode's length in steps, when the task is scored at its end; each
+            plan's cost then counts only the steps left (:class:`Deadline`). None: no end.
 
     Attributes:
         plan_times: wall seconds of every ``plan`` call since construction.
@@ -99,14 +102,18 @@ class MPCAgent:
         objective_factory: ObjectiveFactory | None = None,
         execute_steps: int = 1,
         action_space: Any = None,
+        step_budget: int | None = None,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
+        if step_budget is not None and step_budget < 1:
+            raise ForethoughtError(f"MPCAgent step_budget must be >= 1, got {step_budget}")
         self.model, self.planner = model, planner
         self.objective_factory = objective_factory
         self.execute_steps = execute_steps
         self.action_space = _action_space(planner, action_space)
         self.discrete = self.action_space.discrete
+        self.step_budget = step_budget
         self.device = _device(model)
         self.plan_times: list[float] = []
         self.last_result: PlanResult | None = None
@@ -116,6 +123,7 @@ class MPCAgent:
         self._plan: Tensor | None = None  # (H, A) or (H,)
         self._cursor = 0  # actions of the current plan already executed
         self._fresh = False  # the reset observation is folded; the next act must not refold it
+        self._steps = 0  # actions returned since reset
 
     @property
     def belief(self) -> Belief:
@@ -138,6 +146,7 @@ class MPCAgent:
             objective = self.objective_factory(self.model, obs_t)
         self._objective = objective
         self._carry, self._plan, self._cursor, self._fresh = None, None, 0, True
+        self._steps = 0
 
     def _zero_action(self) -> Tensor:
         if self.discrete:
@@ -173,6 +182,7 @@ class MPCAgent:
         assert self._plan is not None
         action = self._plan[self._cursor]
         self._cursor += 1
+        self._steps += 1
         if self.discrete:
             return int(action)
         return action.detach().cpu().numpy().astype(np.float32)
@@ -180,8 +190,11 @@ class MPCAgent:
     def _replan(self) -> None:
         assert self._objective is not None
         carry = self._carry.after(self._cursor) if self._carry is not None else None
+        objective: Objective = self._objective
+        if self.step_budget is not None:  # only the steps left in the episode count
+            objective = Deadline(objective, max(1, self.step_budget - self._steps))
         start = time.perf_counter()
-        result = self.planner.plan(self.model, self.belief, self._objective, carry)
+        result = self.planner.plan(self.model, self.belief, objective, carry)
         self.plan_times.append(time.perf_counter() - start)
         self.last_result, self._carry = result, result.carry
         self._plan, self._cursor = result.actions, 0

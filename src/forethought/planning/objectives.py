@@ -5,6 +5,7 @@
 - :class:`RewardObjective`: minus the (discounted) sum of rewards a head predicts from latents.
 - :class:`CallableObjective`: any function of the rollout.
 - :class:`UncertaintyPenalty`: another objective plus a weight times the models' disagreement.
+- :class:`Deadline`: another objective on the steps before a deadline only (an episode's end).
 """
 
 from __future__ import annotations
@@ -170,3 +171,32 @@ class UncertaintyPenalty:
         n = rollout.latents.shape[0]
         base = _check_cost(self.base.cost(rollout), n, type(self.base).__name__)
         return base + self.weight * rollout.disagreement.sum(1)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """``base`` cost of the first ``steps`` imagined steps only: the steps left in an episode.
+
+    A task scored at a fixed time (TwoRoom: the distance after step 200) ends there; steps
+    past it are not part of the task. With a last-step goal cost this makes the plan's last
+    step the episode's last step once the horizon reaches past it, so a plan cannot leave the
+    goal while promising to be back after the episode ends. :class:`MPCAgent` applies it when
+    given a ``step_budget``.
+    """
+
+    base: Objective
+    steps: int
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ForethoughtError(f"Deadline steps must be >= 1, got {self.steps}")
+
+    def cost(self, rollout: Rollout) -> Tensor:
+        if rollout.horizon <= self.steps:
+            return self.base.cost(rollout)
+        d = rollout.disagreement
+        cut = Rollout(
+            latents=rollout.latents[:, : self.steps],  # (N, steps, D)
+            disagreement=None if d is None else d[:, : self.steps],
+        )
+        return self.base.cost(cut)

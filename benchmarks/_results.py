@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,14 @@ def write_result(out: Path, result: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
+
+
+def run_main(main: Callable[[], int], name: str) -> None:
+    """Exit with ``main()``'s code; bad input (a ``ForethoughtError``) is one line, named
+    ``name``, not a traceback."""
+    from forethought.core.errors import ForethoughtError
+
+    try:
+        raise SystemExit(main())
+    except ForethoughtError as e:
+        raise SystemExit(f"{name}: {e}") from None

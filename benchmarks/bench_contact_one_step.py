@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from _results import machine, write_result
+from _results import machine, run_main, write_result
 
 from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
 from forethought.envs.two_room import DOOR_HALF, WALL_HALF
-from forethought.models.base import Belief
 from forethought.training.load import load_run
 
 ON_FACE_PX = 0.01  # a step the wall stopped ends 1e-3 px in front of the face
@@ -71,9 +70,12 @@ def predict(model: Any, tr: dict[str, np.ndarray]) -> np.ndarray:
             "this benchmark reads positions straight from the latent: it needs a model whose "
             "latent is the standardized observation (obs-mlp)"
         )
-    z_prev, z = (encoder({"state": torch.from_numpy(tr[k])}) for k in ("prev", "cur"))
-    a_prev = model.encode_action(torch.from_numpy(tr["a_prev"]), lead=1)  # (N, A_in)
-    belief = Belief(h=torch.cat([z_prev, a_prev], -1), z=z)
+    n = len(tr["cur"])
+    a_prev = torch.from_numpy(tr["a_prev"])  # (N, A)
+    belief = model.initial(n)
+    for key, action, first in (("prev", torch.zeros_like(a_prev), True), ("cur", a_prev, False)):
+        obs = {"state": torch.from_numpy(tr[key])}
+        belief = model.observe(belief, obs, action, torch.full((n,), first))
     z_next = model.imagine(belief, torch.from_numpy(tr["a"])[:, None]).latents[:, 0]  # (N, D)
     return (z_next * encoder.std + encoder.mean)[:, :2].numpy()
 
@@ -122,7 +124,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except ForethoughtError as e:  # bad input: one line, not a traceback
-        raise SystemExit(f"bench_contact_one_step: {e}") from None
+    run_main(main, "bench_contact_one_step")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _results import machine, write_result
+from _results import machine, run_main, write_result
 
 from forethought.cli.plan_cmd import add_goal_cost_args
 from forethought.envs import make_env
@@ -208,9 +208,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from forethought.core.errors import ForethoughtError
-
-    try:
-        raise SystemExit(main())
-    except ForethoughtError as e:  # bad input: one line, not a traceback
-        raise SystemExit(f"bench_tworoom_planning: {e}") from None
+    run_main(main, "bench_tworoom_planning")

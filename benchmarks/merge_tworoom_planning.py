@@ -14,10 +14,11 @@ import argparse
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _results import write_result
+from _results import run_main, write_result
 
 from forethought.eval.metrics import SuccessRate
 
@@ -36,10 +37,9 @@ def merge(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise SystemExit(f"row {label!r} is missing, or ran without --episodes, in a part")
         episodes = [e for r in rows for e in r["episodes"]]
         wins = [e["steps_to_success"] for e in episodes if e["success"] and e["steps_to_success"]]
-        failures: dict[str, int] = {}
+        failures: Counter[str] = Counter()  # update() keeps kinds counted 0
         for r in rows:
-            for kind, n in (r.get("failures") or {}).items():
-                failures[kind] = failures.get(kind, 0) + n
+            failures.update(r.get("failures") or {})
         merged.append(
             {
                 "row": label,
@@ -47,7 +47,7 @@ def merge(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     sum(e["success"] for e in episodes), len(episodes)
                 ).to_dict(),
                 "steps_to_success_median": float(statistics.median(wins)) if wins else None,
-                "failures": failures or None,
+                "failures": dict(failures) or None,
                 "plan_ms_median_per_part": [r["plan_ms_median"] for r in rows],
                 "plan_ms_p95_per_part": [r["plan_ms_p95"] for r in rows],
                 "episodes": episodes,
@@ -86,4 +86,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main, "merge_tworoom_planning")

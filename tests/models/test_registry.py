@@ -22,7 +22,7 @@ from tests.models._specs import PIXELS_AND_VECTOR, VECTOR
 
 
 def test_list_models():
-    assert list_models() == ["jepa", "jepa-ensemble", "obs-mlp"]
+    assert list_models() == ["jepa", "jepa-ensemble", "keypoint-mlp", "obs-mlp"]
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,14 @@ File tree::
 
     base.py          Belief, Rollout, the WorldModel and Batch protocols
     spec.py          DataSpec: observation keys / action space / scales, from dataset metadata
-    config.py        JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig and their presets
+    config.py        JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig, KeypointMLPConfig, presets
     encoders.py      per-key MLP / CNN encoders fused into one latent
     dynamics.py      batched GRU predictors for M ensemble members, inverse dynamics head
     windows.py       window masks (episode starts, open-loop validity) and the masked mean of losses
     regularizers.py  SIGReg (Epps-Pulley on random projections), VICReg terms
     jepa.py          JEPAWorldModel: observe / imagine / encode_goal / loss
     obs_mlp.py       ObsMLPWorldModel: standardized vector observations as the latent, gated MLPs
+    keypoint_mlp.py  KeypointMLPWorldModel: learned image keypoints as the latent, the same MLPs
     registry.py      MODELS, build_model, list_models
     heads.py         probes, image decoder, reward / termination heads fit on frozen latents
     check.py         check_world_model: the contract on any model with random inputs
@@ -18,7 +19,12 @@ File tree::
 
 from forethought.models.base import Batch, Belief, Obs, Rollout, WorldModel
 from forethought.models.check import check_world_model
-from forethought.models.config import JEPAConfig, JEPAEnsembleConfig, ObsMLPConfig
+from forethought.models.config import (
+    JEPAConfig,
+    JEPAEnsembleConfig,
+    KeypointMLPConfig,
+    ObsMLPConfig,
+)
 from forethought.models.heads import (
     ImageDecoder,
     LinearProbe,
@@ -31,6 +37,7 @@ from forethought.models.heads import (
     fit_termination_head,
 )
 from forethought.models.jepa import JEPAWorldModel
+from forethought.models.keypoint_mlp import KeypointMLPWorldModel
 from forethought.models.obs_mlp import ObsMLPWorldModel
 from forethought.models.registry import (
     MODELS,
@@ -51,6 +58,8 @@ __all__ = [
     "JEPAConfig",
     "JEPAEnsembleConfig",
     "JEPAWorldModel",
+    "KeypointMLPConfig",
+    "KeypointMLPWorldModel",
     "LinearProbe",
     "MLPHead",
     "ModelEntry",

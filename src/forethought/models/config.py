@@ -225,7 +225,79 @@ class ObsMLPConfig(ConfigDict):
         _require_weights(self, ("one_step_weight", "open_loop_weight"))
 
 
-ModelConfig = JEPAConfig | ObsMLPConfig
+@dataclass(frozen=True)
+class KeypointMLPConfig(ConfigDict):
+    """Learned image keypoints as the latent, with obs-mlp's gated predictor (``keypoint-mlp``)."""
+
+    keypoints: int = 16
+    """K: keypoints per image key (the latent holds 2K coordinates per image)."""
+    conv_channels: int = 16
+    """Width of the convs in front of the keypoints' 1x1 layer."""
+    conv_layers: int = 1
+    """Convs in front of the 1x1 layer (strided while the map stays >= keypoint_grid, then 3x3)."""
+    keypoint_grid: int = 32
+    """The conv halves the image while the map stays >= this many px (65 px -> 32)."""
+    conv_kernel: int = 6
+    """Kernel of the strided convs (padding (k - 1) // 2). 6 sees a door's edge in TwoRoom: with
+    4 the keypoints located the wall worse and the door not at all (docs/models.md)."""
+    width: int = 256
+    """Hidden width of each member's MLP."""
+    layers: int = 3
+    """Hidden layers of each member's MLP."""
+    members: int = 1
+    """Independent predictors; > 1 gives epistemic disagreement."""
+    gated_action: bool = True
+    """The gated linear action path of ``obs-mlp`` (see ``obs_mlp.py``)."""
+    obs_keys: tuple[str, ...] | None = None
+    """Observation keys to read (None: every non-text key); at least one must be an image."""
+    context: int = 1
+    """K: observed rows before the open-loop rollout over the rest of the window."""
+    one_step_weight: float = 10.0
+    """Weight of the teacher-forced one-step prediction error (10 with the targets' gradient
+    stopped put a keypoint on TwoRoom's door; 1 did not, docs/models.md)."""
+    open_loop_weight: float = 10.0
+    """Weight of the open-loop multi-step prediction error."""
+    stop_grad_target: bool = True
+    """Score predictions against the encoder's latents with gradients stopped, so the prediction
+    error shapes the keypoints only as inputs (find what predicts the next step, such as walls),
+    never by making the targets easier to predict (static keypoints)."""
+    idm_weight: float = 4.0
+    """Weight of the linear inverse-dynamics error (anti-collapse: keypoints must follow moves)."""
+    var_weight: float = 1.0
+    """Weight of the variance hinge on every keypoint coordinate (anti-collapse)."""
+    var_target: float = 0.4
+    """Std each scaled keypoint coordinate should reach over a batch (0.4: about 6 px)."""
+    refit_every: int = 100
+    """Refit the gated action map by least squares every this many training loss calls ..."""
+    refit_until: int = 3000
+    """... until this many calls (the encoder moves the latent while it learns)."""
+    seed: int = 0
+    """Seed of the parameter initialization."""
+
+    def __post_init__(self) -> None:
+        _require_counts(
+            self,
+            ("keypoints", "conv_channels", "conv_layers", "keypoint_grid", "conv_kernel",
+             "width", "layers", "members", "context", "refit_every"),
+        )  # fmt: skip
+        _require_obs_keys(self)
+        _require_weights(
+            self,
+            (
+                "one_step_weight",
+                "open_loop_weight",
+                "idm_weight",
+                "var_weight",
+                "refit_until",
+            ),
+        )
+        if not self.var_target > 0:
+            raise ForethoughtError(
+                f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"
+            )
+
+
+ModelConfig = JEPAConfig | ObsMLPConfig | KeypointMLPConfig
 
 
 def with_overrides(config: Any, **overrides: Any) -> Any:
@@ -261,6 +333,11 @@ OBS_MLP_PRESETS: dict[str, ObsMLPConfig] = {
     "tiny": ObsMLPConfig(width=128, layers=2),
     "small": ObsMLPConfig(width=256, layers=3),
     "base": ObsMLPConfig(width=512, layers=3),
+}
+KEYPOINT_MLP_PRESETS: dict[str, KeypointMLPConfig] = {
+    "tiny": KeypointMLPConfig(keypoints=8, conv_channels=8, width=128, layers=2),
+    "small": KeypointMLPConfig(keypoints=16, conv_channels=16, width=256, layers=3),
+    "base": KeypointMLPConfig(keypoints=32, conv_channels=32, width=512, layers=3),
 }
 JEPA_PRESETS: dict[str, JEPAConfig] = {k: JEPAConfig(**v) for k, v in _SIZES.items()}
 JEPA_ENSEMBLE_PRESETS: dict[str, JEPAConfig] = {

@@ -138,15 +138,21 @@ class SpatialSoftmax(nn.Module):
         self.log_temperature = nn.Parameter(torch.tensor(math.log(KEYPOINT_TEMPERATURE)))
 
     def forward(self, x: Tensor) -> Tensor:
-        b, k = x.shape[:2]
-        attn = torch.softmax(x.reshape(b, k, -1) / self.log_temperature.exp(), dim=-1)  # (B, K, HW)
+        return self.locate(x / self.log_temperature.exp())
+
+    def locate(self, logits: Tensor) -> Tensor:
+        """Like ``forward`` on maps already divided by the temperature (see
+        :meth:`KeypointImageEncoder.forward`). (B, K, H, W) -> (B, 2K)."""
+        b, k = logits.shape[:2]
+        attn = torch.softmax(logits.reshape(b, k, -1), dim=-1)  # (B, K, HW)
         return (attn @ self.grid).reshape(b, 2 * k)  # (B, 2K)
 
 
 class KeypointImageEncoder(nn.Module):
     """(B, H, W, C) uint8 images -> (B, 2K): strided convs down to a >= ``grid`` px map, keypoints.
 
-    ``channels[:-1]`` are the conv widths and ``channels[-1]`` the number of keypoints K. The
+    ``channels[:-1]`` are the conv widths and ``channels[-1]`` the number of keypoints K;
+    ``kernel`` is the strided convs' kernel (the receptive field: what a keypoint can see). The
     keypoint coordinates go to the fusion layer as they are (an extra Linear-LayerNorm-SiLU here
     localized the TwoRoom agent worse: 7 px probe error after 700 JEPA steps against 5.4 px
     after 530 without it). Cheaper than :class:`ImageEncoder` on a CPU and much quicker to
@@ -154,7 +160,12 @@ class KeypointImageEncoder(nn.Module):
     """
 
     def __init__(
-        self, spec: ObsSpec, channels: tuple[int, ...], width: int, grid: int = 16
+        self,
+        spec: ObsSpec,
+        channels: tuple[int, ...],
+        width: int,
+        grid: int = 16,
+        kernel: int = 4,
     ) -> None:
         super().__init__()
         h, w, c = spec.shape
@@ -162,7 +173,8 @@ class KeypointImageEncoder(nn.Module):
         size = min(h, w)
         for out in channels[:-1] or (channels[0],):
             stride = 2 if size >= 2 * grid else 1
-            layers += [nn.Conv2d(c, out, 4 if stride == 2 else 3, stride, padding=1), nn.SiLU()]
+            k, pad = (kernel, (kernel - 1) // 2) if stride == 2 else (3, 1)
+            layers += [nn.Conv2d(c, out, k, stride, padding=pad), nn.SiLU()]
             size, c = size // stride, out
         layers.append(nn.Conv2d(c, channels[-1], 1))
         self.conv = nn.Sequential(*layers)
@@ -173,7 +185,12 @@ class KeypointImageEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.permute(0, 3, 1, 2).float() / 255.0  # (B, C, H, W) in [0, 1]
-        return self.keypoints(self.conv(x))  # (B, 2K)
+        # The temperature divides the last 1x1 layer's weights rather than its K maps: the same
+        # logits at a fraction of the cost (dividing the maps was a sixth of a training step).
+        last = self.conv[-1]
+        inv_t = torch.exp(-self.keypoints.log_temperature)
+        logits = F.conv2d(self.conv[:-1](x), last.weight * inv_t, last.bias * inv_t)
+        return self.keypoints.locate(logits)  # (B, 2K)
 
 
 class ObsEncoder(nn.Module):

@@ -23,6 +23,8 @@ rows over the rest of the window, both as squared errors of standardized observa
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -38,7 +40,7 @@ from forethought.models.spec import (
     encode_action,
     register_action_bounds,
 )
-from forethought.models.windows import flatten_time, masked_mean, window_masks
+from forethought.models.windows import WindowMasks, flatten_time, masked_mean, window_masks
 
 
 class StandardizedObs(nn.Module):
@@ -73,10 +75,23 @@ MIN_INLIER_SHARE = 0.05
 """A refit needs at least this share of the steps (else the last fit stays)."""
 
 
+class GatedMLPSizes(Protocol):
+    """What :class:`GatedMLPDynamics` reads of a model config."""
+
+    @property
+    def members(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
+    @property
+    def gated_action(self) -> bool: ...
+
+
 class GatedMLPDynamics(nn.Module):
     """M members of z + g_h * head(x) (+ W_g (sigmoid(G x) * a)), x = MLP([z, h, a])."""
 
-    def __init__(self, config: ObsMLPConfig, latent_dim: int, action_dim: int) -> None:
+    def __init__(self, config: GatedMLPSizes, latent_dim: int, action_dim: int) -> None:
         super().__init__()
         m, w = config.members, config.width
         d_in = 2 * latent_dim + 2 * action_dim  # z, h = [z_prev, a_prev], a
@@ -86,6 +101,7 @@ class GatedMLPDynamics(nn.Module):
         self.head = BatchedLinear(m, w, 2 * latent_dim)  # increment and its gate logits
         nn.init.uniform_(self.head.weight, -1e-3, 1e-3)  # start near "nothing moves"
         nn.init.zeros_(self.head.bias)
+        self.members = m
         self.gate = BatchedLinear(m, w, action_dim) if config.gated_action else None
         self.gated = BatchedLinear(m, action_dim, latent_dim) if config.gated_action else None
         if self.gate is not None and self.gated is not None:
@@ -136,6 +152,61 @@ class GatedMLPDynamics(nn.Module):
         if self.gate is not None and self.gated is not None:
             dz = dz + self.gated(torch.sigmoid(self.gate(x)) * a)
         return z + dz
+
+    def rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D)."""
+        m = self.members
+        zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
+        for k in range(a.shape[1]):
+            ak = a[:, k].expand(m, *a[:, k].shape)  # (M, B, A)
+            z_next = self(zm, hm, ak)
+            hm, zm = torch.cat([zm, ak], -1), z_next
+            preds.append(zm)
+        return torch.stack(preds, 2)
+
+    def prediction_losses(
+        self,
+        z: Tensor,
+        a: Tensor,
+        masks: WindowMasks,
+        context: int,
+        target: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Mean squared one-step (teacher-forced) and open-loop errors of a window.
+
+        Args:
+            z: (B, T, D) latents of the window's rows; a: (B, T, A) the actions into them.
+            masks: the window's masks for ``context`` observed rows before the open loop.
+            target: (B, T, D) what the predictions are scored against (default ``z``; a learned
+                encoder passes ``z.detach()`` so that the error cannot shrink by moving targets).
+        """
+        target = z if target is None else target
+        b, t, k, m = z.shape[0], z.shape[1], context, self.members
+        keep = masks.keep  # (B, T)
+        if self.training and not bool(self.action_map_fitted):
+            rows = keep[:, 1:].bool()  # (B, T-1) steps inside an episode
+            self.fit_action_map((z[:, 1:] - z[:, :-1])[rows].detach(), a[:, 1:][rows])
+
+        # One step: z_{i-1}, h = [z_{i-2}, a_{i-1}] (zero after a start), a_i -> z_i.
+        prev_z = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-2]], 1)  # (B, T-1, D)
+        mem = torch.cat([prev_z, a[:, :-1]], -1) * keep[:, :-1, None]  # (B, T-1, D + A)
+
+        def members(x: Tensor) -> Tensor:  # (B, T-1, F) -> (M, B * (T-1), F)
+            return x.reshape(1, -1, x.shape[-1]).expand(m, -1, -1)
+
+        pred = self(members(z[:, :-1]), members(mem), members(a[:, 1:]))
+        pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
+        err1 = (pred - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
+        loss_one = masked_mean(err1, keep[None, :, 1:])
+
+        # Open loop from row K-1 (its memory: row K-2 and the action into K-1).
+        if k >= 2:
+            h0 = torch.cat([z[:, k - 2], a[:, k - 1]], -1) * keep[:, k - 1, None]
+        else:
+            h0 = torch.zeros(b, z.shape[-1] + a.shape[-1], device=z.device)
+        zs = self.rollout(z[:, k - 1], h0, a[:, k:])  # (M, B, T-K, D)
+        err_ol = (zs - target[None, :, k:]).square().mean(-1)
+        return loss_one, masked_mean(err_ol, masks.open_loop[None])
 
 
 class ObsMLPWorldModel(nn.Module):
@@ -194,7 +265,7 @@ class ObsMLPWorldModel(nn.Module):
         a = self.encode_action(actions, lead=2)  # (B, H, A_in)
         if belief.batch_size == 1 and a.shape[0] > 1:
             belief = belief.expand(a.shape[0])
-        zs = self._rollout(belief.z, belief.h, a)  # (M, B, H, D)
+        zs = self.dynamics.rollout(belief.z, belief.h, a)  # (M, B, H, D)
         if self.members == 1:
             return Rollout(latents=zs[0])
         return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))
@@ -203,54 +274,16 @@ class ObsMLPWorldModel(nn.Module):
         """The standardized observation. (B, D)."""
         return self.encoder(obs)
 
-    def _rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
-        """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A_in) a. (M, B, H, D)."""
-        m, d = self.members, self.latent_dim
-        zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
-        for k in range(a.shape[1]):
-            ak = a[:, k].expand(m, *a[:, k].shape)  # (M, B, A_in)
-            z_next = self.dynamics(zm, hm, ak)
-            hm, zm = torch.cat([zm, ak], -1), z_next
-            preds.append(zm)
-        return torch.stack(preds, 2).reshape(m, a.shape[0], a.shape[1], d)
-
     # ------------------------------------------------------------------ training
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """Squared errors of standardized observations: one-step and open-loop."""
         cfg = self.config
         b, t = batch.is_first.shape
-        k = cfg.context
-        masks = window_masks(self.name, batch.is_first, k)
-        keep = masks.keep  # (B, T)
+        masks = window_masks(self.name, batch.is_first, cfg.context)
         z = self.encoder(flatten_time(batch.obs, self.encoder.keys)).reshape(b, t, -1)  # (B,T,D)
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-        m = self.members
-        if self.training and not bool(self.dynamics.action_map_fitted):
-            rows = keep[:, 1:].bool()  # (B, T-1) steps inside an episode
-            self.dynamics.fit_action_map((z[:, 1:] - z[:, :-1])[rows], a[:, 1:][rows])
-
-        # One step: z_{i-1}, h = [z_{i-2}, a_{i-1}] (zero after a start), a_i -> z_i.
-        prev_z = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-2]], 1)  # (B, T-1, D)
-        mem = torch.cat([prev_z, a[:, :-1]], -1) * keep[:, :-1, None]  # (B, T-1, D + A_in)
-
-        def members(x: Tensor) -> Tensor:  # (B, T-1, F) -> (M, B * (T-1), F)
-            return x.reshape(1, -1, x.shape[-1]).expand(m, -1, -1)
-
-        pred = self.dynamics(members(z[:, :-1]), members(mem), members(a[:, 1:]))
-        pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
-        err1 = (pred - z[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
-        loss_one = masked_mean(err1, keep[None, :, 1:])
-
-        # Open loop from row K-1 (its memory: row K-2 and the action into K-1).
-        if k >= 2:
-            h0 = torch.cat([z[:, k - 2], a[:, k - 1]], -1) * keep[:, k - 1, None]
-        else:
-            h0 = torch.zeros(b, z.shape[-1] + a.shape[-1], device=z.device)
-        zs = self._rollout(z[:, k - 1], h0, a[:, k:])  # (M, B, T-K, D)
-        err_ol = (zs - z[None, :, k:]).square().mean(-1)
-        loss_ol = masked_mean(err_ol, masks.open_loop[None])
-
+        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, cfg.context)
         total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
         return total, {
             "pred_one_step": loss_one.detach(),

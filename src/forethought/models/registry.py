@@ -17,14 +17,17 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.config import (
     JEPA_ENSEMBLE_PRESETS,
     JEPA_PRESETS,
+    KEYPOINT_MLP_PRESETS,
     OBS_MLP_PRESETS,
     JEPAConfig,
     JEPAEnsembleConfig,
+    KeypointMLPConfig,
     ModelConfig,
     ObsMLPConfig,
     with_overrides,
 )
 from forethought.models.jepa import JEPAWorldModel
+from forethought.models.keypoint_mlp import KeypointMLPWorldModel
 from forethought.models.obs_mlp import ObsMLPWorldModel
 from forethought.models.spec import DataSpec
 
@@ -34,7 +37,7 @@ class ModelEntry:
     """One registered model family."""
 
     name: str
-    config_cls: type[JEPAConfig] | type[ObsMLPConfig]
+    config_cls: type[JEPAConfig] | type[ObsMLPConfig] | type[KeypointMLPConfig]
     presets: dict[str, ModelConfig]
     build: Callable[[Any, DataSpec, str], nn.Module]  # (config, spec, name) -> model
     summary: str
@@ -61,6 +64,13 @@ MODELS: dict[str, ModelEntry] = {
         OBS_MLP_PRESETS,
         ObsMLPWorldModel,
         "vector observations as the latent, MLP members with a gated action path (PETS-style)",
+    ),
+    "keypoint-mlp": ModelEntry(
+        "keypoint-mlp",
+        KeypointMLPConfig,
+        KEYPOINT_MLP_PRESETS,
+        KeypointMLPWorldModel,
+        "learned image keypoints as the latent, obs-mlp's gated predictor, IDM + variance",
     ),
 }
 

@@ -16,7 +16,10 @@ batch every ``refit_every`` loss calls until ``refit_until`` (the encoder moves 
 in training, so one fit on the first batch would be stale).
 
 Training (no decoder, nothing in pixel space): the gated predictor's one-step and open-loop
-squared errors, plus two anti-collapse terms that stop the keypoints settling on static features
+squared errors against the keypoints with their gradient stopped (``stop_grad_target``: the
+error shapes the keypoints only as inputs, so it asks for what predicts a move, such as where
+the door is, and cannot pull keypoints onto static features to make targets easy), plus two
+anti-collapse terms that stop the keypoints settling on static features
 (which are trivially predictable): a linear inverse-dynamics head that must read the action from
 the latent's change (some keypoint has to follow what the actions move), and the VICReg variance
 hinge on every coordinate (std at least ``var_target`` over the batch).

@@ -3,7 +3,8 @@
 The model encodes the observations of some of its training file's episodes (every ``--stride``-th
 of the run's training episodes, ``--fit-episodes`` of them) and of every episode of a held-out
 file; a least-squares linear map latent -> state (with a bias) is fitted on the first and scored
-on the second, as the mean and 95th-percentile absolute error per state dimension. A linear
+on the second (``fit_linear_probe``), as the mean and 95th-percentile absolute error per state
+dimension. A linear
 probe asks for more than an MLP probe: for ``keypoint-mlp``, whether a keypoint sits on the
 thing (TwoRoom's state is the agent's x, y, the wall's x and the door's y, in px).
 
@@ -21,26 +22,23 @@ import torch
 from _results import machine, run_main, write_result
 
 from forethought.data.reader import Dataset
+from forethought.eval import encode_rows
+from forethought.models import fit_linear_probe
 from forethought.training import load_run
 
 
-def encode(model, ds: Dataset, episodes: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
-    """Latents of every row of ``episodes``. (N, D)."""
+def episode_rows(ds: Dataset, episodes: np.ndarray, key: str) -> np.ndarray:
+    """Every row of ``episodes`` of one key, in order. (N, ...)."""
     starts, lengths = ds.episode_starts, ds.episode_lengths
-    full = {k: ds.load(f"obs/{k}") for k in keys}
-    out = []
-    with torch.no_grad():
-        for e in episodes:
-            rows = slice(int(starts[e]), int(starts[e] + lengths[e]))
-            obs = {k: torch.from_numpy(np.asarray(v[rows])) for k, v in full.items()}
-            out.append(model.encode_goal(obs).numpy())
-    return np.concatenate(out)
-
-
-def states(ds: Dataset, episodes: np.ndarray, key: str) -> np.ndarray:
-    starts, lengths = ds.episode_starts, ds.episode_lengths
-    full = ds.load(f"obs/{key}")
+    full = ds.load(key)
     return np.concatenate([full[int(starts[e]) : int(starts[e] + lengths[e])] for e in episodes])
+
+
+def latents_and_states(model, ds: Dataset, episodes: np.ndarray, state_key: str):
+    """(N, D) latents and (N, S) true states of every row of ``episodes``."""
+    obs = {k: torch.from_numpy(episode_rows(ds, episodes, f"obs/{k}")) for k in model.encoder.keys}
+    states = torch.from_numpy(episode_rows(ds, episodes, f"obs/{state_key}")).double()
+    return encode_rows(model, obs), states
 
 
 def main() -> int:
@@ -54,19 +52,16 @@ def main() -> int:
     torch.set_num_threads(1)
     run = load_run(args.run)
     model = run.model.eval()
-    keys = tuple(model.encoder.keys)
     train = Dataset(Path(run.dataset["path"]))
     held = Dataset(args.data)
     val = set(np.asarray(run.dataset["val_episodes"], dtype=np.int64).tolist())
     train_eps = np.array([e for e in range(train.n_episodes) if e not in val], dtype=np.int64)
     fit_eps = train_eps[:: max(1, len(train_eps) // args.fit_episodes)][: args.fit_episodes]
-    held_eps = np.arange(held.n_episodes)
-    z_fit, z_held = encode(model, train, fit_eps, keys), encode(model, held, held_eps, keys)
-    s_fit = states(train, fit_eps, args.state_key)
-    s_held = states(held, held_eps, args.state_key)
-    ones = lambda z: np.concatenate([z, np.ones((len(z), 1))], 1)  # noqa: E731
-    w, *_ = np.linalg.lstsq(ones(z_fit), s_fit, rcond=None)
-    err = np.abs(ones(z_held) @ w - s_held)  # (N, S)
+    z_fit, s_fit = latents_and_states(model, train, fit_eps, args.state_key)
+    z_held, s_held = latents_and_states(model, held, np.arange(held.n_episodes), args.state_key)
+    probe = fit_linear_probe(z_fit, s_fit)
+    with torch.no_grad():
+        err = (probe(z_held) - s_held.float()).abs().numpy()  # (N, S)
     dims = [
         {
             "dim": i,

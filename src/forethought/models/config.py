@@ -278,7 +278,7 @@ class KeypointMLPConfig(ConfigDict):
         _require_counts(
             self,
             ("keypoints", "conv_channels", "conv_layers", "keypoint_grid", "conv_kernel",
-             "width", "layers", "members", "context", "refit_every"),
+             "width", "layers", "members", "context", "refit_every", "refit_until"),
         )  # fmt: skip
         _require_obs_keys(self)
         _require_weights(
@@ -288,7 +288,6 @@ class KeypointMLPConfig(ConfigDict):
                 "open_loop_weight",
                 "idm_weight",
                 "var_weight",
-                "refit_until",
             ),
         )
         if not self.var_target > 0:

@@ -122,3 +122,18 @@ class InverseDynamics(nn.Module):
 
     def forward(self, z: Tensor, z_next: Tensor) -> Tensor:
         return self.net(torch.cat([z, z_next], dim=-1))  # (..., A_in)
+
+
+def inverse_dynamics_error(pred: Tensor, action: Tensor, a: Tensor, discrete: bool) -> Tensor:
+    """Per-step error of predicted actions into rows 1..T-1 of a window. (B, T-1).
+
+    Args:
+        pred: (B, T-1, A_in) predicted actions (logits when ``discrete``).
+        action: (B, T) indices (discrete) or the raw actions; a: (B, T, A_in) encoded actions.
+    """
+    if discrete:
+        n = pred.shape[-1]
+        return F.cross_entropy(
+            pred.reshape(-1, n), action[:, 1:].reshape(-1).long(), reduction="none"
+        ).reshape(pred.shape[:2])
+    return (pred - a[:, 1:]).square().mean(-1)

@@ -20,13 +20,16 @@ state that ``observe(..., is_first=True)`` produces when an agent starts an epis
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from forethought.models import regularizers as reg
 from forethought.models.base import Batch, Belief, Obs, Rollout
 from forethought.models.config import JEPAConfig
-from forethought.models.dynamics import InverseDynamics, LatentDynamics
+from forethought.models.dynamics import (
+    InverseDynamics,
+    LatentDynamics,
+    inverse_dynamics_error,
+)
 from forethought.models.encoders import ObsEncoder
 from forethought.models.spec import (
     DataSpec,
@@ -199,10 +202,5 @@ class JEPAWorldModel(nn.Module):
     def _idm_loss(self, z: Tensor, action: Tensor, a: Tensor, keep: Tensor) -> Tensor:
         """Predict the action between consecutive latents (rows after an episode start only)."""
         pred = self.idm(z[:, :-1], z[:, 1:])  # (B, T-1, A_in)
-        if self.spec.discrete:
-            err = F.cross_entropy(
-                pred.reshape(-1, self.action_in), action[:, 1:].reshape(-1).long(), reduction="none"
-            ).reshape(keep[:, 1:].shape)
-        else:
-            err = (pred - a[:, 1:]).square().mean(-1)  # (B, T-1)
+        err = inverse_dynamics_error(pred, action, a, self.spec.discrete)  # (B, T-1)
         return masked_mean(err, keep[:, 1:])

@@ -28,21 +28,16 @@ hinge on every coordinate (std at least ``var_target`` over the batch).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from forethought.core.errors import ForethoughtError
 from forethought.models import regularizers as reg
-from forethought.models.base import Batch, Belief, Obs, Rollout
+from forethought.models.base import Batch, Obs
 from forethought.models.config import KeypointMLPConfig
+from forethought.models.dynamics import inverse_dynamics_error
 from forethought.models.encoders import KeypointImageEncoder
-from forethought.models.obs_mlp import GatedMLPDynamics, StandardizedObs
-from forethought.models.spec import (
-    DataSpec,
-    action_bounds,
-    encode_action,
-    register_action_bounds,
-)
+from forethought.models.obs_mlp import GatedMLPWorldModel, StandardizedObs
+from forethought.models.spec import DataSpec
 from forethought.models.windows import flatten_time, masked_mean, window_masks
 
 KEYPOINT_SCALE = 2.0
@@ -74,7 +69,7 @@ class KeypointLatent(nn.Module):
         self.vectors = StandardizedObs(vectors) if vectors else None
         self.keys = self.image_keys + (self.vectors.keys if self.vectors is not None else ())
         self.keypoint_dim = 2 * config.keypoints * len(images)
-        self.out_dim = self.keypoint_dim + (self.vectors.out_dim if self.vectors else 0)
+        self.out_dim = self.keypoint_dim + (self.vectors.out_dim if self.vectors is not None else 0)
 
     def forward(self, obs: Obs) -> Tensor:
         parts = []
@@ -89,58 +84,15 @@ class KeypointLatent(nn.Module):
         return torch.cat(parts, -1)  # (B, D)
 
 
-class KeypointMLPWorldModel(nn.Module):
+class KeypointMLPWorldModel(GatedMLPWorldModel):
     """Learned keypoints as the latent + M gated MLP predictors; a ``WorldModel``."""
 
+    config: KeypointMLPConfig
+
     def __init__(self, config: KeypointMLPConfig, spec: DataSpec, name: str = "keypoint-mlp"):
-        super().__init__()
-        self.name, self.config, self.spec = name, config, spec
-        self.encoder = KeypointLatent(config, spec, name)
-        self.latent_dim = self.encoder.out_dim
-        self.members = config.members
-        self.action_in = spec.action_dim
-        self.dynamics = GatedMLPDynamics(config, self.latent_dim, self.action_in)
+        super().__init__(name, config, spec, KeypointLatent(config, spec, name))
         self.idm = nn.Linear(self.latent_dim, self.action_in, bias=False)
         self.register_buffer("loss_calls", torch.zeros((), dtype=torch.long))
-        register_action_bounds(self, spec)
-
-    @property
-    def device(self) -> torch.device:
-        return self.idm.weight.device
-
-    def encode_action(self, action: Tensor, lead: int) -> Tensor:
-        """One-hot (discrete) or [-1, 1]-scaled (Box) actions. (*L, A_in)."""
-        return encode_action(self.spec, action, lead, action_bounds(self))
-
-    # ------------------------------------------------------------------ the contract
-
-    def initial(self, batch_size: int) -> Belief:
-        """Zero memory ([z_prev, a_prev]) and a zero latent. (B, D + A_in), (B, D)."""
-        d, dev = self.latent_dim, self.device
-        return Belief(
-            h=torch.zeros(batch_size, d + self.action_in, device=dev),
-            z=torch.zeros(batch_size, d, device=dev),
-        )
-
-    def observe(self, belief: Belief, obs: Obs, prev_action: Tensor, is_first: Tensor) -> Belief:
-        """The new latent, with the previous latent and ``prev_action`` as memory."""
-        keep = (~is_first.bool()).float()[:, None]  # (B, 1)
-        a = self.encode_action(prev_action, lead=1)  # (B, A_in)
-        return Belief(h=torch.cat([belief.z, a], -1) * keep, z=self.encoder(obs))
-
-    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
-        """Open-loop latents for (B, H, A) actions; members' mean and (M > 1) their variance."""
-        a = self.encode_action(actions, lead=2)  # (B, H, A_in)
-        if belief.batch_size == 1 and a.shape[0] > 1:
-            belief = belief.expand(a.shape[0])
-        zs = self.dynamics.rollout(belief.z, belief.h, a)  # (M, B, H, D)
-        if self.members == 1:
-            return Rollout(latents=zs[0])
-        return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))
-
-    def encode_goal(self, obs: Obs) -> Tensor:
-        """The keypoint latent of an observation. (B, D)."""
-        return self.encoder(obs)
 
     # ------------------------------------------------------------------ training
 
@@ -179,10 +131,5 @@ class KeypointMLPWorldModel(nn.Module):
     def _idm_loss(self, z: Tensor, action: Tensor, a: Tensor, keep: Tensor) -> Tensor:
         """Read the action into each row from the latent's change (a linear map, no bias)."""
         pred = self.idm(z[:, 1:] - z[:, :-1])  # (B, T-1, A_in)
-        if self.spec.discrete:
-            err = F.cross_entropy(
-                pred.reshape(-1, self.action_in), action[:, 1:].reshape(-1).long(), reduction="none"
-            ).reshape(keep[:, 1:].shape)
-        else:
-            err = (pred - a[:, 1:]).square().mean(-1)  # (B, T-1)
+        err = inverse_dynamics_error(pred, action, a, self.spec.discrete)  # (B, T-1)
         return masked_mean(err, keep[:, 1:])

@@ -209,28 +209,18 @@ class GatedMLPDynamics(nn.Module):
         return loss_one, masked_mean(err_ol, masks.open_loop[None])
 
 
-class ObsMLPWorldModel(nn.Module):
-    """Standardized vector observations as the latent + M MLP predictors; a ``WorldModel``."""
+class GatedMLPWorldModel(nn.Module):
+    """The ``WorldModel`` contract for a latent z = encoder(obs) and M gated MLP predictors with
+    a one-step memory h = [z_prev, a_prev] (``obs-mlp``, ``keypoint-mlp``). Subclasses build the
+    encoder and write ``loss``."""
 
-    def __init__(self, config: ObsMLPConfig, spec: DataSpec, name: str = "obs-mlp") -> None:
+    def __init__(
+        self, name: str, config: GatedMLPSizes, spec: DataSpec, encoder: nn.Module
+    ) -> None:
         super().__init__()
         self.name, self.config, self.spec = name, config, spec
-        specs = spec.select(config.obs_keys, model=name)
-        images = [s.key for s in specs if s.is_image]
-        if config.obs_keys is None:
-            specs = tuple(s for s in specs if not s.is_image)
-        if images and config.obs_keys is not None:
-            raise ForethoughtError(
-                f"{name} reads vector observations only, but {images} are images; pass "
-                "--obs-keys with vector keys, or use model 'jepa' for images"
-            )
-        if not specs:
-            raise ForethoughtError(
-                f"{name} reads vector observations only and the data has none; "
-                "use model 'jepa' for images"
-            )
-        self.encoder = StandardizedObs(specs)
-        self.latent_dim = self.encoder.out_dim
+        self.encoder = encoder
+        self.latent_dim = int(encoder.out_dim)
         self.members = config.members
         self.action_in = spec.action_dim
         self.dynamics = GatedMLPDynamics(config, self.latent_dim, self.action_in)
@@ -238,13 +228,11 @@ class ObsMLPWorldModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.encoder.mean.device
+        return self.dynamics.action_map_fitted.device
 
     def encode_action(self, action: Tensor, lead: int) -> Tensor:
         """One-hot (discrete) or [-1, 1]-scaled (Box) actions. (*L, A_in)."""
         return encode_action(self.spec, action, lead, action_bounds(self))
-
-    # ------------------------------------------------------------------ the contract
 
     def initial(self, batch_size: int) -> Belief:
         """Zero memory ([z_prev, a_prev]) and a zero latent. (B, D + A_in), (B, D)."""
@@ -271,8 +259,31 @@ class ObsMLPWorldModel(nn.Module):
         return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))
 
     def encode_goal(self, obs: Obs) -> Tensor:
-        """The standardized observation. (B, D)."""
+        """The latent of an observation. (B, D)."""
         return self.encoder(obs)
+
+
+class ObsMLPWorldModel(GatedMLPWorldModel):
+    """Standardized vector observations as the latent + M MLP predictors; a ``WorldModel``."""
+
+    config: ObsMLPConfig
+
+    def __init__(self, config: ObsMLPConfig, spec: DataSpec, name: str = "obs-mlp") -> None:
+        specs = spec.select(config.obs_keys, model=name)
+        images = [s.key for s in specs if s.is_image]
+        if config.obs_keys is None:
+            specs = tuple(s for s in specs if not s.is_image)
+        if images and config.obs_keys is not None:
+            raise ForethoughtError(
+                f"{name} reads vector observations only, but {images} are images; pass "
+                "--obs-keys with vector keys, or use model 'jepa' for images"
+            )
+        if not specs:
+            raise ForethoughtError(
+                f"{name} reads vector observations only and the data has none; "
+                "use model 'jepa' for images"
+            )
+        super().__init__(name, config, spec, StandardizedObs(specs))
 
     # ------------------------------------------------------------------ training
 

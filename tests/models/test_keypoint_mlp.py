@@ -100,6 +100,17 @@ def test_training_on_a_moving_dot_puts_a_keypoint_on_it():
     assert min(after) > 0.9, after
 
 
+def test_freezing_the_encoder_refits_the_action_map_on_the_first_frozen_latents():
+    model = build_model("keypoint-mlp", "tiny", DOT).train()
+    model.dynamics.action_map_fitted.fill_(True)
+    model.freeze_encoder()
+    assert not bool(model.dynamics.action_map_fitted)
+    z, actions = torch.randn(8, 5, model.latent_dim), torch.rand(8, 5, 2) * 4 - 2
+    model.latent_loss(z, actions, torch.zeros(8, 5, dtype=torch.bool))
+    assert bool(model.dynamics.action_map_fitted)
+    assert all(not p.requires_grad for p in model.idm.parameters())
+
+
 def test_ensemble_passes_the_contract():
     model = build_model("keypoint-mlp", "tiny", DOT, members=3)
     check_world_model(model, DOT)

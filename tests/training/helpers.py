@@ -78,6 +78,37 @@ class TinyModel(nn.Module):
         return mse + reg, {"mse": mse.detach(), "reg": reg.detach()}
 
 
+class TinyLatentModel(nn.Module):
+    """Encodes the 3-D state to 4 dims and predicts the next latent from (latent, action)."""
+
+    obs_keys = ("state",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(3, 4)
+        self.predictor = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4))
+
+    def encode_goal(self, obs: dict[str, Tensor]) -> Tensor:
+        return self.encoder(obs["state"].float())
+
+    def _prediction_error(self, z: Tensor, action: Tensor) -> Tensor:
+        pred = z[:, :-1] + self.predictor(torch.cat([z[:, :-1], action[:, 1:]], -1))
+        return (pred - z[:, 1:]).square().mean()
+
+    def loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+        z = self.encode_goal(batch.obs)  # (B, T, 4)
+        pred = self._prediction_error(z, batch.action)
+        var = torch.relu(1 - z.flatten(0, 1).std(0)).mean()  # keeps the encoder from collapsing
+        return pred + var, {"pred": pred.detach(), "var": var.detach()}
+
+    def freeze_encoder(self) -> None:
+        self.encoder.requires_grad_(False)
+
+    def latent_loss(self, z: Tensor, action: Tensor, is_first: Tensor):
+        pred = self._prediction_error(z, action)
+        return pred, {"pred": pred.detach()}
+
+
 def tiny_factory(dataset: Dataset) -> TinyModel:
     keys = dataset.meta.obs_keys
     if "state" not in keys:

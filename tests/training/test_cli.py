@@ -11,7 +11,7 @@ import pytest
 
 from forethought.cli import train_cmd
 from forethought.core.errors import ForethoughtError
-from tests.training.helpers import TinyModel, read_metrics
+from tests.training.helpers import TinyLatentModel, TinyModel, read_metrics
 
 
 def cli(*argv: str) -> int:
@@ -78,6 +78,22 @@ def test_bad_arguments_are_one_line(linear_data, tmp_path, stand_in, capsys):
     one_line_error(capsys, "missing.h5")
     assert cli("train", str(linear_data), "--out", out, "--model", "x", "--lr", "-1") == 2
     one_line_error(capsys, "lr must be a positive number")
+
+
+def test_encoder_share_flags(linear_data, tmp_path, stand_in, monkeypatch, capsys):
+    args = ("--model", "tiny", "--steps", "10", "--batch-size", "8", "--window", "6")
+    out = str(tmp_path / "run")
+    assert cli("train", str(linear_data), "--out", out, *args, "--encoder-share", "0.5") == 2
+    one_line_error(capsys, "model 'tiny' cannot train its predictor on cached latents")
+    assert not (tmp_path / "run").exists()
+    assert cli("train", str(linear_data), "--out", out, *args, "--encoder-share", "2") == 2
+    one_line_error(capsys, "encoder_share must be in (0, 1)")
+    monkeypatch.setattr(train_cmd, "resolve_model", lambda *a, **k: TinyLatentModel())
+    shares = ("--encoder-share", "0.5", "--latent-batch-size", "64", "--threads", "1")
+    assert cli("train", str(linear_data), "--out", out, *args, *shares) == 0
+    train = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert (train["encoder_share"], train["latent_batch_size"]) == (0.5, 64)
+    assert "step 5: encoder frozen" in capsys.readouterr().err
 
 
 def test_time_budget_flag(linear_data, tmp_path, stand_in, capsys):

@@ -22,6 +22,8 @@ SETTINGS = {
     "val_every": "val_every",
     "log_every": "log_every",
     "ckpt_every": "ckpt_every",
+    "encoder_share": "encoder_share",
+    "latent_batch_size": "latent_batch_size",
 }
 
 
@@ -49,6 +51,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (500)")
     p.add_argument("--log-every", type=int, default=None, help="log every N steps (50)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps")
+    p.add_argument(
+        "--encoder-share",
+        type=float,
+        default=None,
+        help="train end to end for this share of the budget, then freeze the encoder and train "
+        "the predictor on cached latents (keypoint-mlp; e.g. 0.33)",
+    )
+    p.add_argument(
+        "--latent-batch-size", type=int, default=None, help="windows per step once frozen (512)"
+    )
     p.add_argument(
         "--obs-keys", default=None, help="observation keys the model reads, e.g. pixels (all)"
     )

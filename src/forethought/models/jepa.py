@@ -37,7 +37,7 @@ from forethought.models.spec import (
     encode_action,
     register_action_bounds,
 )
-from forethought.models.windows import flatten_time, masked_mean, window_masks
+from forethought.models.windows import WindowMasks, flatten_time, masked_mean, window_masks
 
 
 class JEPAWorldModel(nn.Module):
@@ -142,37 +142,12 @@ class JEPAWorldModel(nn.Module):
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """Prediction errors (one-step and open-loop) plus the anti-collapse term."""
         cfg = self.config
-        b, t = batch.is_first.shape
-        k = cfg.context
-        masks = window_masks(self.name, batch.is_first, k)
+        masks = window_masks(self.name, batch.is_first, cfg.context)
         keep = masks.keep  # (B, T)
         z = self.encode_sequence(batch.obs, update_stats=self.training)  # (B, T, D)
         target = z.detach() if cfg.stop_grad_target else z
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-
-        # Teacher forcing: the filter of `observe`, keeping each step's prior prediction.
-        h = torch.zeros(self.members, b, cfg.hidden_dim, device=z.device)  # (M, B, D_h)
-        z_prev = torch.zeros_like(z[:, 0])
-        one_step, h_context = [], h
-        for i in range(t):
-            m = keep[:, i, None]
-            h, pred = self.dynamics.step(z_prev * m, a[:, i] * m, h * m)
-            if i > 0:
-                one_step.append(pred)  # (M, B, D): prediction of z_i
-            if i == k - 1:
-                h_context = h
-            z_prev = z[:, i]
-        err1 = (torch.stack(one_step, 2) - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
-        loss_one = masked_mean(err1, keep[None, :, 1:])
-
-        # Open loop from the belief after the first K rows.
-        h, zin, open_loop = h_context, z[:, k - 1], []
-        for i in range(k, t):
-            h, zin = self.dynamics.step(zin, a[:, i], h)
-            open_loop.append(zin)
-        err_ol = (torch.stack(open_loop, 2) - target[None, :, k:]).square().mean(-1)  # (M,B,T-K)
-        loss_ol = masked_mean(err_ol, masks.open_loop[None])
-
+        loss_one, loss_ol = self._prediction_losses(z, a, masks, target)
         total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
         terms = {"pred_one_step": loss_one, "pred_open_loop": loss_ol}
         if cfg.regularizer == "sigreg":
@@ -198,6 +173,60 @@ class JEPAWorldModel(nn.Module):
         out["latent_std"] = z.detach().reshape(-1, z.shape[-1]).std(0).mean()
         out["loss"] = total.detach()
         return total, out
+
+    def _prediction_losses(
+        self, z: Tensor, a: Tensor, masks: WindowMasks, target: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Mean squared one-step (teacher-forced) and open-loop errors of a (B, T, D) window."""
+        cfg = self.config
+        b, t = z.shape[:2]
+        k, keep = cfg.context, masks.keep  # keep: (B, T)
+        # Teacher forcing: the filter of `observe`, keeping each step's prior prediction.
+        h = torch.zeros(self.members, b, cfg.hidden_dim, device=z.device)  # (M, B, D_h)
+        z_prev = torch.zeros_like(z[:, 0])
+        one_step, h_context = [], h
+        for i in range(t):
+            m = keep[:, i, None]
+            h, pred = self.dynamics.step(z_prev * m, a[:, i] * m, h * m)
+            if i > 0:
+                one_step.append(pred)  # (M, B, D): prediction of z_i
+            if i == k - 1:
+                h_context = h
+            z_prev = z[:, i]
+        err1 = (torch.stack(one_step, 2) - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
+        loss_one = masked_mean(err1, keep[None, :, 1:])
+
+        # Open loop from the belief after the first K rows.
+        h, zin, open_loop = h_context, z[:, k - 1], []
+        for i in range(k, t):
+            h, zin = self.dynamics.step(zin, a[:, i], h)
+            open_loop.append(zin)
+        err_ol = (torch.stack(open_loop, 2) - target[None, :, k:]).square().mean(-1)  # (M,B,T-K)
+        loss_ol = masked_mean(err_ol, masks.open_loop[None])
+        return loss_one, loss_ol
+
+    # ------------------------------------------------------------------ frozen-encoder phase
+
+    def freeze_encoder(self) -> None:
+        """Train only the predictor from now on (the IDM head only served the encoder)."""
+        self.encoder.requires_grad_(False)
+        if self.idm is not None:
+            self.idm.requires_grad_(False)
+
+    def latent_loss(
+        self, z: Tensor, action: Tensor, is_first: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The weighted one-step + open-loop error on (B, T, D) cached latents."""
+        cfg = self.config
+        masks = window_masks(self.name, is_first, cfg.context)
+        a = self.encode_action(action, lead=2)  # (B, T, A_in)
+        loss_one, loss_ol = self._prediction_losses(z, a, masks, z)
+        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
+        return total, {
+            "pred_one_step": loss_one.detach(),
+            "pred_open_loop": loss_ol.detach(),
+            "loss": total.detach(),
+        }
 
     def _idm_loss(self, z: Tensor, action: Tensor, a: Tensor, keep: Tensor) -> Tensor:
         """Predict the action between consecutive latents (rows after an episode start only)."""

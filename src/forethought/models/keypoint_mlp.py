@@ -23,6 +23,10 @@ anti-collapse terms that stop the keypoints settling on static features
 (which are trivially predictable): a linear inverse-dynamics head that must read the action from
 the latent's change (some keypoint has to follow what the actions move), and the VICReg variance
 hinge on every coordinate (std at least ``var_target`` over the batch).
+
+The model is a :class:`~forethought.training.latent_phase.LatentPhaseModel`: with
+``--encoder-share`` the trainer freezes the encoder part-way (``freeze_encoder``) and trains the
+predictor alone on cached keypoints (``latent_loss``), many times faster per transition.
 """
 
 from __future__ import annotations
@@ -125,6 +129,30 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
             "pred_open_loop": loss_ol.detach(),
             "idm": idm.detach(),
             "var": var.detach(),
+            "loss": total.detach(),
+        }
+
+    # ------------------------------------------------------------------ frozen-encoder phase
+
+    def freeze_encoder(self) -> None:
+        """Train only the predictor from now on (the IDM head only served the encoder); its
+        action map is refit once, on the first batch of the frozen latents."""
+        self.encoder.requires_grad_(False)
+        self.idm.requires_grad_(False)
+        self.dynamics.action_map_fitted.fill_(False)
+
+    def latent_loss(
+        self, z: Tensor, action: Tensor, is_first: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """One-step + open-loop error on (B, T, D) cached latents (weight 1 each: the weights of
+        ``loss`` only balance the prediction against the anti-collapse terms, gone here)."""
+        masks = window_masks(self.name, is_first, self.config.context)
+        a = self.encode_action(action, lead=2)  # (B, T, A_in)
+        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, self.config.context)
+        total = loss_one + loss_ol
+        return total, {
+            "pred_one_step": loss_one.detach(),
+            "pred_open_loop": loss_ol.detach(),
             "loss": total.detach(),
         }
 

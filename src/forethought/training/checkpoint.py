@@ -10,6 +10,7 @@ in force. Loading reads JSON and safetensors only; pickle files are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -42,7 +43,8 @@ class CheckpointInfo:
     train_config: dict[str, Any]  # TrainConfig.to_dict()
     dataset_fingerprint: str
     rng: dict[str, Any]  # rng.capture_rng()
-    sampler: dict[str, Any]  # the training sampler's state
+    sampler: dict[str, Any]  # the training sampler's state (the latent sampler's in that phase)
+    latent_phase_from: tuple[int, float] | None = None  # (step, elapsed s) the encoder froze at
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,22 @@ def load_checkpoint(path: Path) -> Checkpoint:
             f"{weights}: not a readable safetensors file ({_one_line(e)})"
         ) from e
     try:
-        info = CheckpointInfo(**{k: header[k] for k in CheckpointInfo.__dataclass_fields__})
+        info = CheckpointInfo(**{k: header[k] for k in _REQUIRED}, **_optional(header))
     except KeyError as e:
         raise ForethoughtError(f"{path}: checkpoint header lacks {e}; the file is corrupt") from e
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
     ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema/")}
     optim = _unflatten_optimizer(tensors, header["optimizer"]) if header["optimizer"] else None
     return Checkpoint(path, info, model, ema if header["has_ema"] else None, optim)
+
+
+_REQUIRED = [f.name for f in dataclasses.fields(CheckpointInfo) if f.default is dataclasses.MISSING]
+
+
+def _optional(header: dict[str, Any]) -> dict[str, Any]:
+    """The header's optional fields (older checkpoints lack them), in their Python types."""
+    phase = header.get("latent_phase_from")
+    return {"latent_phase_from": (int(phase[0]), float(phase[1])) if phase else None}
 
 
 def discard_newer(folder: Path, step: int) -> None:

@@ -35,7 +35,9 @@ class TrainConfig:
 
     Exactly one of ``steps`` and ``time_budget_s`` sets the budget. The learning rate warms up
     linearly for ``warmup_steps`` and then follows a cosine down to ``lr * min_lr_ratio`` at the end
-    of the budget (in time-budget runs the cosine follows the fraction of the budget spent).
+    of the budget (in time-budget runs the cosine follows the fraction of the budget spent). With
+    ``encoder_share`` the frozen-encoder phase (``latent_phase.py``) starts after that share of
+    the budget, with a fresh optimizer and its own warmup and cosine over the rest.
     """
 
     lr: float = 1e-3  # peak AdamW learning rate
@@ -57,6 +59,9 @@ class TrainConfig:
     keep_checkpoints: int = 3  # checkpoints kept on disk (the newest K)
     log_every: int = 50  # write metrics every N steps
     seed: int = 0  # seeds weights, sampling, the split and every RNG
+    encoder_share: float | None = None  # share of the budget trained end to end, then the
+    # encoder is frozen and the predictor trains on cached latents (None: end to end throughout)
+    latent_batch_size: int = 512  # windows per step once the encoder is frozen
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -92,6 +97,17 @@ class TrainConfig:
             _positive(self.ckpt_every_s, "ckpt_every_s", "600, or None for off")
         _at_least(self.keep_checkpoints, 1, "keep_checkpoints")
         _at_least(self.log_every, 1, "log_every")
+        if self.encoder_share is not None and not 0 < self.encoder_share < 1:
+            _fail(
+                f"encoder_share must be in (0, 1) (got {self.encoder_share}); try 0.33, or None "
+                "to train end to end throughout"
+            )
+        if self.encoder_share is not None and self.ema_decay is not None:
+            _fail(
+                "encoder_share and ema_decay cannot be combined (the EMA's encoder would drift "
+                "from the one the latents were cached with); drop one of them"
+            )
+        _at_least(self.latent_batch_size, 1, "latent_batch_size")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

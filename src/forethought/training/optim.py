@@ -10,6 +10,8 @@ from torch import nn
 
 from forethought.training.config import TrainConfig
 
+Origin = tuple[int, float]  # (optimizer step, elapsed seconds) where a schedule starts
+
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; weight decay on matrices (dim >= 2) only.
@@ -29,19 +31,24 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.betas)
 
 
-def lr_at(cfg: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
+def lr_at(cfg: TrainConfig, step: int, elapsed_s: float = 0.0, origin: Origin = (0, 0.0)) -> float:
     """The learning rate for optimizer step ``step`` (0-based).
 
     Linear warmup ``lr * (step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then a
     cosine from ``lr`` to ``lr * min_lr_ratio``. The cosine's progress is the fraction of the steps
     after warmup taken, or with a time budget the fraction of ``time_budget_s`` spent.
+
+    A phase that starts with a fresh optimizer at (step, elapsed seconds) ``origin`` gets its own
+    warmup and a cosine over the rest of the budget.
     """
+    step0, t0 = origin
+    step -= step0
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.steps is not None:
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - step0 - cfg.warmup_steps)
     else:
-        progress = elapsed_s / float(cfg.time_budget_s)
+        progress = (elapsed_s - t0) / max(1e-9, float(cfg.time_budget_s) - t0)
     progress = min(max(progress, 0.0), 1.0)
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))

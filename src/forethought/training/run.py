@@ -19,6 +19,7 @@ from forethought.data.reader import Dataset
 from forethought.training.checkpoint import discard_newer, latest_checkpoint, load_checkpoint
 from forethought.training.config import TrainConfig
 from forethought.training.device import resolve_device, set_threads
+from forethought.training.latent_phase import require_latent_phase
 from forethought.training.metrics import Note, print_note
 from forethought.training.rng import seed_everything
 from forethought.training.rundir import RunConfig, RunDir
@@ -78,6 +79,8 @@ def train(
         split = split_episodes(dataset.n_episodes, cfg.val_fraction, cfg.seed)
         seed_everything(cfg.seed)
         model = build_model_with(model_factory, dataset, model_name, preset)
+        if cfg.encoder_share is not None:
+            require_latent_phase(model, model_name)
         model_config = model_config_json(model)
         data_spec = _json_of(getattr(model, "spec", None))
         if stored is not None and (stored.model_config, stored.data_spec) != (

@@ -15,6 +15,14 @@ from forethought.core.errors import ForethoughtError
 from forethought.data.sampler import WindowBatch, WindowSampler
 from forethought.training.checkpoint import Checkpoint, CheckpointInfo, save_checkpoint
 from forethought.training.config import TrainConfig
+from forethought.training.latent_phase import (
+    LatentBatch,
+    LatentPhaseModel,
+    LatentWindowSampler,
+    cache_latents,
+    encode_windows,
+    require_latent_phase,
+)
 from forethought.training.metrics import (
     IntervalMeans,
     MetricsLogger,
@@ -24,10 +32,12 @@ from forethought.training.metrics import (
     log_record,
     print_note,
 )
-from forethought.training.optim import EmaWeights, build_optimizer, lr_at
+from forethought.training.optim import EmaWeights, Origin, build_optimizer, lr_at
 from forethought.training.rng import capture_rng, restore_rng
 from forethought.training.rundir import RunDir
 from forethought.training.sampling import restore_sampler, sampler_state
+
+_LATENT_SEED_OFFSET = 2_000_003  # the frozen-encoder phase draws windows from its own stream
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,9 @@ class TrainResult:
 class Trainer:
     """Trains a built model (anything with ``loss(batch) -> (loss, terms)``) on window batches.
 
+    With ``cfg.encoder_share`` the model must be a :class:`LatentPhaseModel`: after that share of
+    the budget the trainer freezes its encoder and trains the rest on cached latents.
+
     Args:
         model: the model, already built (and seeded) by the caller.
         cfg: the training configuration.
@@ -83,13 +96,17 @@ class Trainer:
     ) -> None:
         self.cfg, self.run, self.identity, self.note = cfg, run, identity, note
         self.device = device or torch.device("cpu")
+        if cfg.encoder_share is not None:
+            require_latent_phase(model, identity.model_name)
         self.model = model.to(self.device).train()
         self.optimizer = build_optimizer(self.model, cfg)
         self.ema = EmaWeights(self.model, cfg.ema_decay) if cfg.ema_decay is not None else None
-        self.train_sampler = train_sampler
-        self.val_batches = (
+        self.train_sampler: WindowSampler | LatentWindowSampler = train_sampler
+        self.window_sampler = train_sampler
+        self.val_batches: list[WindowBatch] | list[LatentBatch] = (
             [val_sampler.sample() for _ in range(cfg.val_batches)] if val_sampler else []
         )
+        self.latent_phase_from: Origin | None = None  # (step, elapsed s) the encoder froze at
         self.progress = progress
         self._frames = cfg.batch_size * cfg.window  # frames per step
         self.step = 0
@@ -107,6 +124,8 @@ class Trainer:
             if ckpt.ema is None:
                 raise ForethoughtError(f"{ckpt.path}: has no EMA weights but ema_decay is set")
             self.ema.load_state_dict(ckpt.ema)
+        if ckpt.info.latent_phase_from is not None:
+            self.enter_latent_phase(ckpt.info.latent_phase_from)
         if ckpt.optimizer is not None:
             self.optimizer.load_state_dict(ckpt.optimizer)
         restore_rng(ckpt.info.rng)
@@ -135,6 +154,7 @@ class Trainer:
             dataset_fingerprint=ident.dataset_fingerprint,
             rng=capture_rng(),
             sampler=sampler_state(self.train_sampler),
+            latent_phase_from=self.latent_phase_from,
         )
         self.last_checkpoint = save_checkpoint(
             self.run.checkpoints,
@@ -170,10 +190,14 @@ class Trainer:
                     now = time.perf_counter()
                     elapsed = self.elapsed_prev + now - t0
                     slowest, t_iter = max(now - t_iter, 0.98 * slowest), now
+                    if self._latent_phase_due(elapsed):
+                        self.enter_latent_phase((self.step, elapsed))
+                        t_iter = now = time.perf_counter()  # the cache is not a step
+                        elapsed = self.elapsed_prev + now - t0
                     stopped = self._stop_reason(elapsed, slowest, stop_at)
                     if stopped:
                         break
-                    lr = lr_at(cfg, self.step, elapsed)
+                    lr = lr_at(cfg, self.step, elapsed, self.latent_phase_from or (0, 0.0))
                     acc.add(self._guarded_update(lr))
                     self.step += 1
                     do_val = bool(self.val_batches) and self.step % cfg.val_every == 0
@@ -230,7 +254,7 @@ class Trainer:
             batch = self.train_sampler.sample().to(self.device)
             return self._update(batch, lr)
         except KeyError as e:  # the model asked for a key the batch does not hold
-            keys = sorted(self.train_sampler.obs_keys)
+            keys = sorted(self.window_sampler.obs_keys)
             raise ForethoughtError(
                 f"the model needs {e} but the batches hold obs keys {keys}; train on a dataset "
                 "with that key (or give the model an obs_keys attribute naming what it reads)"
@@ -240,15 +264,16 @@ class Trainer:
             if "out of memory" in msg or "can't allocate memory" in msg:
                 raise ForethoughtError(
                     f"out of memory on {self.device} at step {self.step + 1} with batch size "
-                    f"{self.cfg.batch_size} x window {self.cfg.window}; lower --batch-size "
+                    f"{self.train_sampler.batch_size} x window {self.cfg.window}; lower "
+                    f"{'--latent-batch-size' if self.latent_phase_from else '--batch-size'} "
                     "(or --window)"
                 ) from e
             raise
 
-    def _update(self, batch: WindowBatch, lr: float) -> dict[str, float]:
+    def _update(self, batch: WindowBatch | LatentBatch, lr: float) -> dict[str, float]:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        loss, terms = self.model.loss(batch)
+        loss, terms = _loss(self.model, batch)
         names = ["loss", *terms]
         values = torch.stack([loss.detach(), *(t.detach().float() for t in terms.values())])
         floats = dict(zip(names, values.cpu().tolist(), strict=True))
@@ -287,13 +312,59 @@ class Trainer:
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             for batch in self.val_batches:
-                loss, terms = model.loss(batch.to(self.device))
+                loss, terms = _loss(model, batch.to(self.device))
                 for k, v in {"loss": loss, **terms}.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
         model.train(was_training)
         return {f"val/{k}": finite_or_none(v / len(self.val_batches)) for k, v in sums.items()}
 
+    # ------------------------------------------------------------------ frozen encoder
+
+    def _latent_phase_due(self, elapsed: float) -> bool:
+        cfg, share = self.cfg, self.cfg.encoder_share
+        if share is None or self.latent_phase_from is not None:
+            return False
+        if cfg.steps is not None:
+            return self.step >= round(share * cfg.steps)
+        return elapsed >= share * float(cfg.time_budget_s)
+
+    def enter_latent_phase(self, origin: Origin) -> None:
+        """Freeze the encoder, cache every row's latent, and train the predictor on them from
+        here: a fresh optimizer over what still trains, with its schedule starting at ``origin``
+        (the step and elapsed seconds of the switch), and windows from the latent sampler."""
+        model: LatentPhaseModel = self.model  # type: ignore[assignment]  # checked in __init__
+        t0 = time.perf_counter()
+        model.freeze_encoder()
+        self.model.eval()
+        sampler = self.window_sampler
+        latents = cache_latents(model, sampler.dataset, sampler.obs_keys, self.device)
+        self.val_batches = [encode_windows(model, b, self.device) for b in self.val_batches]
+        self.model.train()
+        self.train_sampler = LatentWindowSampler(
+            latents,
+            sampler.dataset,
+            sampler.episodes,
+            self.cfg.window,
+            self.cfg.latent_batch_size,
+            self.cfg.seed + _LATENT_SEED_OFFSET,
+        )
+        self.optimizer = build_optimizer(self.model, self.cfg)
+        self._frames = self.cfg.latent_batch_size * self.cfg.window
+        self.latent_phase_from = (int(origin[0]), float(origin[1]))
+        self.note(
+            f"step {origin[0]}: encoder frozen; cached {latents.shape[0]} latents of "
+            f"{latents.shape[1]} dims in {time.perf_counter() - t0:.1f}s; the predictor trains "
+            f"on them in batches of {self.cfg.latent_batch_size}"
+        )
+
     def _last_good(self) -> str:
         if self.last_checkpoint is None:
             return "No checkpoint was saved before it"
         return f"The last good checkpoint is {self.last_checkpoint}"
+
+
+def _loss(model: nn.Module, batch: WindowBatch | LatentBatch) -> tuple[torch.Tensor, dict]:
+    """The model's loss on a batch of windows, or its predictor's on cached latents."""
+    if isinstance(batch, LatentBatch):
+        return model.latent_loss(batch.z, batch.action, batch.is_first)  # type: ignore[operator]
+    return model.loss(batch)

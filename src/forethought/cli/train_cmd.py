@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="train end to end for this share of the budget, then freeze the encoder and train "
-        "the predictor on cached latents (keypoint-mlp; e.g. 0.33)",
+        "the predictor on cached latents (keypoint-mlp, jepa; e.g. 0.33 or 0.5)",
     )
     p.add_argument(
         "--latent-batch-size", type=int, default=None, help="windows per step once frozen (512)"

@@ -146,15 +146,7 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """One-step + open-loop error on (B, T, D) cached latents (weight 1 each: the weights of
         ``loss`` only balance the prediction against the anti-collapse terms, gone here)."""
-        masks = window_masks(self.name, is_first, self.config.context)
-        a = self.encode_action(action, lead=2)  # (B, T, A_in)
-        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, self.config.context)
-        total = loss_one + loss_ol
-        return total, {
-            "pred_one_step": loss_one.detach(),
-            "pred_open_loop": loss_ol.detach(),
-            "loss": total.detach(),
-        }
+        return self.prediction_loss(z, action, is_first)
 
     def _idm_loss(self, z: Tensor, action: Tensor, a: Tensor, keep: Tensor) -> Tensor:
         """Read the action into each row from the latent's change (a linear map, no bias)."""

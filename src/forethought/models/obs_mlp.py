@@ -86,6 +86,8 @@ class GatedMLPSizes(Protocol):
     def layers(self) -> int: ...
     @property
     def gated_action(self) -> bool: ...
+    @property
+    def context(self) -> int: ...
 
 
 class GatedMLPDynamics(nn.Module):
@@ -262,6 +264,26 @@ class GatedMLPWorldModel(nn.Module):
         """The latent of an observation. (B, D)."""
         return self.encoder(obs)
 
+    def prediction_loss(
+        self,
+        z: Tensor,
+        action: Tensor,
+        is_first: Tensor,
+        one_step_weight: float = 1.0,
+        open_loop_weight: float = 1.0,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Weighted one-step + open-loop error of (B, T, D) latents under (B, T, ...) actions."""
+        context = self.config.context
+        masks = window_masks(self.name, is_first, context)
+        a = self.encode_action(action, lead=2)  # (B, T, A_in)
+        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, context)
+        total = one_step_weight * loss_one + open_loop_weight * loss_ol
+        return total, {
+            "pred_one_step": loss_one.detach(),
+            "pred_open_loop": loss_ol.detach(),
+            "loss": total.detach(),
+        }
+
 
 class ObsMLPWorldModel(GatedMLPWorldModel):
     """Standardized vector observations as the latent + M MLP predictors; a ``WorldModel``."""
@@ -291,16 +313,10 @@ class ObsMLPWorldModel(GatedMLPWorldModel):
         """Squared errors of standardized observations: one-step and open-loop."""
         cfg = self.config
         b, t = batch.is_first.shape
-        masks = window_masks(self.name, batch.is_first, cfg.context)
         z = self.encoder(flatten_time(batch.obs, self.encoder.keys)).reshape(b, t, -1)  # (B,T,D)
-        a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, cfg.context)
-        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
-        return total, {
-            "pred_one_step": loss_one.detach(),
-            "pred_open_loop": loss_ol.detach(),
-            "loss": total.detach(),
-        }
+        return self.prediction_loss(
+            z, batch.action, batch.is_first, cfg.one_step_weight, cfg.open_loop_weight
+        )
 
 
 def _least_squares(x: Tensor, y: Tensor) -> Tensor:

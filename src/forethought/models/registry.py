@@ -37,7 +37,7 @@ class ModelEntry:
     """One registered model family."""
 
     name: str
-    config_cls: type[JEPAConfig] | type[ObsMLPConfig] | type[KeypointMLPConfig]
+    config_cls: type[ModelConfig]
     presets: dict[str, ModelConfig]
     build: Callable[[Any, DataSpec, str], nn.Module]  # (config, spec, name) -> model
     summary: str

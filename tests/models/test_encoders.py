@@ -45,6 +45,15 @@ def test_keypoint_grid_reaches_the_model_and_is_validated():
         build_model("jepa", "tiny", PIXELS, keypoint_grid=0)
 
 
+def test_keypoint_kernel_reaches_the_strided_convs_and_is_validated():
+    model = build_model("jepa", "tiny", PIXELS, keypoint_grid=4, keypoint_kernel=6)
+    (net,) = (n for n in model.encoder.nets.values() if isinstance(n, KeypointImageEncoder))
+    strided = [m for m in net.conv if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert strided and all(m.kernel_size == (6, 6) for m in strided)
+    with pytest.raises(ForethoughtError, match="keypoint_kernel must be an integer >= 1"):
+        build_model("jepa", "tiny", PIXELS, keypoint_kernel=0)
+
+
 @pytest.mark.parametrize("kind", ["keypoints", "conv"])
 def test_both_image_encoders_build_a_model(kind):
     model = build_model("jepa", "tiny", PIXELS, image_encoder=kind)

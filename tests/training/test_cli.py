@@ -89,11 +89,16 @@ def test_encoder_share_flags(linear_data, tmp_path, stand_in, monkeypatch, capsy
     assert cli("train", str(linear_data), "--out", out, *args, "--encoder-share", "2") == 2
     one_line_error(capsys, "encoder_share must be in (0, 1)")
     monkeypatch.setattr(train_cmd, "resolve_model", lambda *a, **k: TinyLatentModel())
-    shares = ("--encoder-share", "0.5", "--latent-batch-size", "64", "--threads", "1")
-    assert cli("train", str(linear_data), "--out", out, *args, *shares) == 0
+    shares = ("--encoder-share", "0.5", "--latent-batch-size", "64", "--latent-window", "9")
+    assert cli("train", str(linear_data), "--out", out, *args, *shares, "--threads", "1") == 0
     train = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
-    assert (train["encoder_share"], train["latent_batch_size"]) == (0.5, 64)
-    assert "step 5: encoder frozen" in capsys.readouterr().err
+    assert (train["encoder_share"], train["latent_batch_size"], train["latent_window"]) == (
+        0.5,
+        64,
+        9,
+    )
+    err = capsys.readouterr().err
+    assert "step 5: encoder frozen" in err and "batches of 64 windows of 9 rows" in err
 
 
 def test_time_budget_flag(linear_data, tmp_path, stand_in, capsys):

@@ -49,6 +49,16 @@ def test_the_encoder_freezes_at_its_share_and_the_predictor_keeps_learning(linea
     assert frames[-1] == pytest.approx(16 * 6, rel=0.01)
 
 
+def test_the_latent_window_sets_the_predictor_windows(linear_data, tmp_path):
+    notes: list[str] = []
+    _train(linear_data, tmp_path / "run", _cfg(steps=24, latent_window=9), note=notes.append)
+    assert notes[0].endswith("batches of 16 windows of 9 rows")
+    records = read_metrics(tmp_path / "run")
+    frames = [r["frames_per_s"] / r["steps_per_s"] for r in records if r["steps_per_s"]]
+    assert frames[0] == pytest.approx(8 * 6, rel=0.01)  # end to end: --window 6
+    assert frames[-1] == pytest.approx(16 * 9, rel=0.01)
+
+
 @pytest.mark.parametrize("stop_at", [10, 30])  # interrupted before and after the switch
 def test_resume_across_the_switch_is_exact(linear_data, tmp_path, stop_at):
     cfg = _cfg(ckpt_every=None)
@@ -111,3 +121,5 @@ def test_encoder_share_is_validated():
         small_cfg(encoder_share=1.0)
     with pytest.raises(ForethoughtError, match="encoder_share and ema_decay cannot be combined"):
         small_cfg(encoder_share=0.5, ema_decay=0.99)
+    with pytest.raises(ForethoughtError, match="latent_window must be an integer >= 2"):
+        small_cfg(encoder_share=0.5, latent_window=1)

@@ -24,6 +24,7 @@ SETTINGS = {
     "ckpt_every": "ckpt_every",
     "encoder_share": "encoder_share",
     "latent_batch_size": "latent_batch_size",
+    "latent_window": "latent_window",
 }
 
 
@@ -60,6 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--latent-batch-size", type=int, default=None, help="windows per step once frozen (512)"
+    )
+    p.add_argument(
+        "--latent-window",
+        type=int,
+        default=None,
+        help="rows per window once frozen (default: --window); longer open-loop rollouts",
     )
     p.add_argument(
         "--obs-keys", default=None, help="observation keys the model reads, e.g. pixels (all)"

@@ -89,6 +89,8 @@ class JEPAConfig(ConfigDict):
     """'keypoints': the strided convs halve the image while the map stays >= this many px, so
     the keypoints' softmax runs on a grid of at least this size (finer grids localize small
     objects better per step but cost more per step)."""
+    keypoint_kernel: int = 4
+    """'keypoints': kernel of the strided convs (what one keypoint can see; keypoint-mlp uses 6)."""
     obs_keys: tuple[str, ...] | None = None
     """Observation keys to read (None: every non-text key of the dataset)."""
     members: int = 1
@@ -137,7 +139,15 @@ class JEPAConfig(ConfigDict):
         name = type(self).__name__
         _require_counts(
             self,
-            ("latent_dim", "hidden_dim", "encoder_width", "members", "context", "keypoint_grid"),
+            (
+                "latent_dim",
+                "hidden_dim",
+                "encoder_width",
+                "members",
+                "context",
+                "keypoint_grid",
+                "keypoint_kernel",
+            ),
         )
         chans = self.cnn_channels
         if (

@@ -204,13 +204,14 @@ class ObsEncoder(nn.Module):
         channels: tuple[int, ...],
         image_encoder: str = "keypoints",
         keypoint_grid: int = 16,
+        keypoint_kernel: int = 4,
     ) -> None:
         super().__init__()
         self.keys = tuple(s.key for s in specs)
 
         def image_net(s: ObsSpec) -> nn.Module:
             if image_encoder == "keypoints":
-                return KeypointImageEncoder(s, channels, width, keypoint_grid)
+                return KeypointImageEncoder(s, channels, width, keypoint_grid, keypoint_kernel)
             return ImageEncoder(s, channels, width)
 
         self.nets = nn.ModuleDict(

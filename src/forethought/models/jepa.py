@@ -64,6 +64,7 @@ class JEPAWorldModel(nn.Module):
             config.cnn_channels,
             config.image_encoder,
             config.keypoint_grid,
+            config.keypoint_kernel,
         )
         self.dynamics = LatentDynamics(
             config.members,

@@ -62,6 +62,7 @@ class TrainConfig:
     encoder_share: float | None = None  # share of the budget trained end to end, then the
     # encoder is frozen and the predictor trains on cached latents (None: end to end throughout)
     latent_batch_size: int = 512  # windows per step once the encoder is frozen
+    latent_window: int | None = None  # rows per window once the encoder is frozen (None: window)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -108,6 +109,8 @@ class TrainConfig:
                 "from the one the latents were cached with); drop one of them"
             )
         _at_least(self.latent_batch_size, 1, "latent_batch_size")
+        if self.latent_window is not None:
+            _at_least(self.latent_window, 2, "latent_window")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

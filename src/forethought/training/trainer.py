@@ -340,21 +340,22 @@ class Trainer:
         latents = cache_latents(model, sampler.dataset, sampler.obs_keys, self.device)
         self.val_batches = [encode_windows(model, b, self.device) for b in self.val_batches]
         self.model.train()
+        window = self.cfg.latent_window or self.cfg.window
         self.train_sampler = LatentWindowSampler(
             latents,
             sampler.dataset,
             sampler.episodes,
-            self.cfg.window,
+            window,
             self.cfg.latent_batch_size,
             self.cfg.seed + _LATENT_SEED_OFFSET,
         )
         self.optimizer = build_optimizer(self.model, self.cfg)
-        self._frames = self.cfg.latent_batch_size * self.cfg.window
+        self._frames = self.cfg.latent_batch_size * window
         self.latent_phase_from = (int(origin[0]), float(origin[1]))
         self.note(
             f"step {origin[0]}: encoder frozen; cached {latents.shape[0]} latents of "
             f"{latents.shape[1]} dims in {time.perf_counter() - t0:.1f}s; the predictor trains "
-            f"on them in batches of {self.cfg.latent_batch_size}"
+            f"on them in batches of {self.cfg.latent_batch_size} windows of {window} rows"
         )
 
     def _last_good(self) -> str:

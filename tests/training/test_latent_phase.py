@@ -59,6 +59,13 @@ def test_the_latent_window_sets_the_predictor_windows(linear_data, tmp_path):
     assert frames[-1] == pytest.approx(16 * 9, rel=0.01)
 
 
+def test_a_latent_window_longer_than_every_episode_is_refused_before_the_run(linear_data, tmp_path):
+    with pytest.raises(ForethoughtError) as e:
+        _train(linear_data, tmp_path / "run", _cfg(latent_window=10_000))
+    assert "\n" not in str(e.value) and "use a shorter --latent-window" in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("stop_at", [10, 30])  # interrupted before and after the switch
 def test_resume_across_the_switch_is_exact(linear_data, tmp_path, stop_at):
     cfg = _cfg(ckpt_every=None)

@@ -61,6 +61,18 @@ def require_latent_phase(model: object, model_name: str) -> None:
         )
 
 
+def require_latent_windows(dataset: Dataset, episodes: np.ndarray, window: int) -> np.ndarray:
+    """The episodes with at least ``window`` rows; refuse in one line when there are none."""
+    eps = episodes[dataset.episode_lengths[episodes] >= window]
+    if eps.size == 0:
+        longest = int(dataset.episode_lengths[episodes].max(initial=0))
+        raise ForethoughtError(
+            f"no training episode has the {window} rows a latent window needs (longest: "
+            f"{longest}); use a shorter --latent-window"
+        )
+    return eps
+
+
 @dataclass(frozen=True)
 class LatentBatch:
     """B windows of T rows of cached latents, with the actions and episode starts."""
@@ -130,7 +142,7 @@ class LatentWindowSampler:
         self.action = torch.from_numpy(action.astype(np.float32) if action.dtype.kind == "f"
                                        else action.astype(np.int64))  # fmt: skip
         self.is_first = torch.from_numpy(dataset.load("is_first").astype(bool))
-        eps = episodes[dataset.episode_lengths[episodes] >= window]
+        eps = require_latent_windows(dataset, episodes, window)
         self._starts = valid_window_starts(
             dataset.episode_starts[eps], dataset.episode_lengths[eps], window
         )

@@ -19,7 +19,7 @@ from forethought.data.reader import Dataset
 from forethought.training.checkpoint import discard_newer, latest_checkpoint, load_checkpoint
 from forethought.training.config import TrainConfig
 from forethought.training.device import resolve_device, set_threads
-from forethought.training.latent_phase import require_latent_phase
+from forethought.training.latent_phase import require_latent_phase, require_latent_windows
 from forethought.training.metrics import Note, print_note
 from forethought.training.rng import seed_everything
 from forethought.training.rundir import RunConfig, RunDir
@@ -94,6 +94,8 @@ def train(
             )
         obs_keys = model_obs_keys(model, dataset)
         train_sampler, val_sampler = make_samplers(dataset, cfg, split, obs_keys)
+        if cfg.encoder_share is not None and cfg.latent_window is not None:
+            require_latent_windows(dataset, train_sampler.episodes, cfg.latent_window)
         identity = RunIdentity(model_name, preset, model_config, data_spec, fingerprint)
         ckpt = load_checkpoint(latest_checkpoint(run.checkpoints)) if resume else None
         if not resume:

@@ -66,6 +66,18 @@ def test_a_latent_window_longer_than_every_episode_is_refused_before_the_run(lin
     assert not (tmp_path / "run").exists()
 
 
+def test_out_of_memory_on_cached_latents_names_the_latent_flags(linear_data, tmp_path):
+    class Hungry(TinyLatentModel):
+        def latent_loss(self, z, action, is_first):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nsee docs")
+
+    with pytest.raises(ForethoughtError) as e:
+        _train(linear_data, tmp_path / "run", _cfg(latent_window=9), lambda ds: Hungry())
+    msg = str(e.value)
+    assert "\n" not in msg and "step 21 with batch size 16 x window 9" in msg
+    assert "lower --latent-batch-size (or --latent-window)" in msg
+
+
 @pytest.mark.parametrize("stop_at", [10, 30])  # interrupted before and after the switch
 def test_resume_across_the_switch_is_exact(linear_data, tmp_path, stop_at):
     cfg = _cfg(ckpt_every=None)

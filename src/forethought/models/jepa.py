@@ -148,9 +148,7 @@ class JEPAWorldModel(nn.Module):
         z = self.encode_sequence(batch.obs, update_stats=self.training)  # (B, T, D)
         target = z.detach() if cfg.stop_grad_target else z
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
-        loss_one, loss_ol = self._prediction_losses(z, a, masks, target)
-        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
-        terms = {"pred_one_step": loss_one, "pred_open_loop": loss_ol}
+        total, terms = self._prediction_losses(z, a, masks, target)
         if cfg.regularizer == "sigreg":
             terms["sigreg"] = reg.sigreg(z, cfg.sigreg_slices, cfg.sigreg_knots)
             total = total + cfg.sigreg_weight * terms["sigreg"]
@@ -177,8 +175,9 @@ class JEPAWorldModel(nn.Module):
 
     def _prediction_losses(
         self, z: Tensor, a: Tensor, masks: WindowMasks, target: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Mean squared one-step (teacher-forced) and open-loop errors of a (B, T, D) window."""
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The config-weighted sum of the mean squared one-step (teacher-forced) and open-loop
+        errors of a (B, T, D) window, and the two errors as terms."""
         cfg = self.config
         b, t = z.shape[:2]
         k, keep = cfg.context, masks.keep  # keep: (B, T)
@@ -204,7 +203,8 @@ class JEPAWorldModel(nn.Module):
             open_loop.append(zin)
         err_ol = (torch.stack(open_loop, 2) - target[None, :, k:]).square().mean(-1)  # (M,B,T-K)
         loss_ol = masked_mean(err_ol, masks.open_loop[None])
-        return loss_one, loss_ol
+        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
+        return total, {"pred_one_step": loss_one, "pred_open_loop": loss_ol}
 
     # ------------------------------------------------------------------ frozen-encoder phase
 
@@ -218,16 +218,10 @@ class JEPAWorldModel(nn.Module):
         self, z: Tensor, action: Tensor, is_first: Tensor
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """The weighted one-step + open-loop error on (B, T, D) cached latents."""
-        cfg = self.config
-        masks = window_masks(self.name, is_first, cfg.context)
+        masks = window_masks(self.name, is_first, self.config.context)
         a = self.encode_action(action, lead=2)  # (B, T, A_in)
-        loss_one, loss_ol = self._prediction_losses(z, a, masks, z)
-        total = cfg.one_step_weight * loss_one + cfg.open_loop_weight * loss_ol
-        return total, {
-            "pred_one_step": loss_one.detach(),
-            "pred_open_loop": loss_ol.detach(),
-            "loss": total.detach(),
-        }
+        total, terms = self._prediction_losses(z, a, masks, z)
+        return total, {**{k: v.detach() for k, v in terms.items()}, "loss": total.detach()}
 
     def _idm_loss(self, z: Tensor, action: Tensor, a: Tensor, keep: Tensor) -> Tensor:
         """Predict the action between consecutive latents (rows after an episode start only)."""

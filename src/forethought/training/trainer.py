@@ -262,11 +262,15 @@ class Trainer:
         except RuntimeError as e:  # torch.OutOfMemoryError is a RuntimeError
             msg = str(e).lower()
             if "out of memory" in msg or "can't allocate memory" in msg:
+                flags = (
+                    "--latent-batch-size (or --latent-window)"
+                    if self.latent_phase_from
+                    else "--batch-size (or --window)"
+                )
                 raise ForethoughtError(
                     f"out of memory on {self.device} at step {self.step + 1} with batch size "
-                    f"{self.train_sampler.batch_size} x window {self.cfg.window}; lower "
-                    f"{'--latent-batch-size' if self.latent_phase_from else '--batch-size'} "
-                    "(or --window)"
+                    f"{self.train_sampler.batch_size} x window {self.train_sampler.window}; "
+                    f"lower {flags}"
                 ) from e
             raise
 

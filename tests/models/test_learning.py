@@ -1,8 +1,8 @@
 """The tiny JEPA learns real dynamics: 10-step open-loop predictions on a 2-D point mass.
 
 The environment is analytic (x_{t+1} = clip(x_t + a_t) inside a box), the data is written with the
-dataset writer and read back with the window sampler, and the error is grounded by a probe fit on
-frozen latents: a distance in the world's units, compared with copying the last state.
+dataset writer, the model is trained by `forethought train`, and the error is grounded by a probe
+fit on frozen latents: a distance in the world's units, compared with copying the last state.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import numpy as np
 import pytest
 import torch
 
+from forethought.cli.main import main
 from forethought.data.episode import Episode
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowSampler
 from forethought.data.writer import DatasetWriter
-from forethought.models import DataSpec, build_model, fit_probe
+from forethought.models import fit_probe
+from forethought.training.load import load_run
 from tests.conftest import make_meta
 
 BOX = 1.0
 MAX_ACTION = 0.25
 EPISODES, STEPS = 300, 50
 HORIZON = 10
-TRAIN_STEPS = 2000
+TRAIN_STEPS = 2000  # a step count, not a time cap: the result must not depend on speed
 
 
 def point_mass_episode(rng: np.random.Generator, steps: int) -> Episode:
@@ -56,33 +58,28 @@ def write_point_mass(path, episodes: int, seed: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known gap (issue 3): measured 0.0995 vs copy-last 0.506 (19.7%) after 2,000 steps; "
-    "the target is 10%",
-    strict=False,
-)
 def test_tiny_jepa_predicts_a_point_mass_ten_steps_ahead(tmp_path):
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+    """`forethought train` with the frozen-encoder phase (a quarter of 2,000 steps end to end,
+    then the predictor alone on cached latents): measured 6.0% of copy-last (0.030 vs 0.506).
+    Trained end to end throughout with a plain Adam loop it stalled at 19.7%."""
     write_point_mass(tmp_path / "train.h5", EPISODES, seed=0)
     write_point_mass(tmp_path / "test.h5", 40, seed=1)
+    start = time.time()
+    code = main(
+        [
+            "train", str(tmp_path / "train.h5"), "--model", "jepa", "--preset", "tiny",
+            "--steps", str(TRAIN_STEPS), "--encoder-share", "0.25", "--latent-batch-size", "256",
+            "--batch-size", "64", "--window", "16", "--threads", "1",
+            "--out", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    model = load_run(tmp_path / "run").model.eval()
+    torch.manual_seed(0)
     with Dataset(tmp_path / "train.h5") as ds:
-        spec = DataSpec.from_dataset(ds)
-        sampler = WindowSampler(ds, window=16, batch_size=64, seed=0)
         probe_rows = WindowSampler(ds, window=1, batch_size=4096, seed=1).sample()
     with Dataset(tmp_path / "test.h5") as ds:
         test = WindowSampler(ds, window=HORIZON + 1, batch_size=512, seed=2).sample()
-
-    model = build_model("jepa", "tiny", spec)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    start, steps = time.time(), 0
-    while steps < TRAIN_STEPS:  # a step count, not a time cap: the result must not depend on speed
-        loss, terms = model.loss(sampler.sample())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        steps += 1
-    model.eval()
 
     with torch.no_grad():
         latents = model.encode_goal({"state": probe_rows.obs["state"][:, 0]})
@@ -97,12 +94,5 @@ def test_tiny_jepa_predicts_a_point_mass_ten_steps_ahead(tmp_path):
     truth, last = test.obs["state"][:, -1], test.obs["state"][:, 0]
     model_err = (pred - truth).norm(dim=-1).mean().item()
     copy_err = (last - truth).norm(dim=-1).mean().item()
-    print(
-        f"{steps} steps in {time.time() - start:.0f}s: "
-        f"10-step error {model_err:.4f}, copy {copy_err:.4f}"
-    )
-    assert model_err < 0.1 * copy_err, (
-        model_err,
-        copy_err,
-        {k: float(v) for k, v in terms.items()},
-    )
+    print(f"{time.time() - start:.0f}s: 10-step error {model_err:.4f}, copy {copy_err:.4f}")
+    assert model_err < 0.1 * copy_err, (model_err, copy_err)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
+from forethought.cli import quickstart_cmd
 from forethought.cli.main import main
 
 TINY = [
@@ -51,3 +53,14 @@ def test_quickstart_refuses_bad_sizes_in_one_line(tmp_path, capsys):
     assert main(["quickstart", "--out", str(tmp_path), "--pairs", "0"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "--pairs >= 1" in err[0], err
+
+
+def test_quickstart_trains_with_the_frozen_encoder_phase(tmp_path):
+    parser = argparse.ArgumentParser()
+    quickstart_cmd.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["quickstart", "--out", str(tmp_path), "--encoder-share", "0.4"])
+    train = dict(quickstart_cmd.stages(args))["train"]
+    flags = dict(zip(train[2::2], train[3::2], strict=False))
+    assert flags["--encoder-share"] == "0.4"
+    assert flags["--latent-window"] == "32" and flags["--latent-batch-size"] == "128"
+    assert flags["--preset"] == "small" and flags["--model"] == "jepa"

@@ -1,7 +1,8 @@
 """``forethought quickstart``: the whole job on TwoRoom with nothing to prepare.
 
 Collects TwoRoom data (pixels and true state) and a held-out set, trains a pixel world model for
-a time budget, evaluates it on the held-out set, plans to ``--pairs`` start/goal pairs, writes
+a time budget (end to end for ``--encoder-share`` of it, then its predictor alone on cached
+latents), evaluates it on the held-out set, plans to ``--pairs`` start/goal pairs, writes
 the report, and prints one table. Every stage is an ordinary CLI command (printed as it runs), so
 any stage can be re-run or changed by hand.
 """
@@ -24,6 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout-episodes", type=int, default=100, help="held-out episodes")
     p.add_argument("--train-time", default="4m", help="training budget (default 4m)")
     p.add_argument("--preset", default="small", help="model size preset (default small)")
+    p.add_argument(
+        "--encoder-share",
+        type=float,
+        default=0.5,
+        help="share of the training time spent end to end before the predictor trains alone on "
+        "32-row windows of cached latents (default 0.5)",
+    )
     p.add_argument("--pairs", type=int, default=50, help="start/goal pairs to plan (default 50)")
     p.add_argument("--videos", type=int, default=3, help="imagined-future videos in the report")
     p.add_argument("--planner-samples", type=int, default=128, help="candidates per iteration")
@@ -61,6 +69,12 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                 "pixels",
                 "--time-budget",
                 args.train_time,
+                "--encoder-share",
+                str(args.encoder_share),
+                "--latent-batch-size",
+                "128",
+                "--latent-window",
+                "32",
                 "--out",
                 run_dir,
             ],

@@ -41,6 +41,13 @@ from forethought.eval.goals import (
 )
 
 
+def run_data(run: str) -> str:
+    """The training dataset of a run directory (the ceiling's temporal head is fitted on it)."""
+    from forethought.training.load import load_run
+
+    return str(load_run(run).dataset["path"])
+
+
 def parse_budgets(text: str) -> list[tuple[int, int]]:
     """``"64x2,256x4"`` -> [(64, 2), (256, 4)] (samples x iterations)."""
     out = []
@@ -184,10 +191,19 @@ def main() -> int:
 
     models: list[tuple[str, Any, float]] = []  # label, (model, readout), uncertainty weight
     if not args.no_ceiling:  # the true simulator is exact: nothing to penalize
-        sim = load_goal_model(TRUE_SIM, TWO_ROOM, args.goal_space, args.probe_steps)
+        sim = load_goal_model(
+            TRUE_SIM,
+            TWO_ROOM,
+            args.goal_space,
+            args.probe_steps,
+            args.temporal_steps,
+            args.temporal_data or (run_data(args.run) if args.run else None),
+        )
         models.append((f"true simulator ({TRUE_SIM})", sim, 0.0))
     if args.run:
-        loaded = load_goal_model(args.run, TWO_ROOM, args.goal_space, args.probe_steps)
+        loaded = load_goal_model(
+            args.run, TWO_ROOM, args.goal_space, args.probe_steps, args.temporal_steps
+        )
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
         models.append((f"run {args.run}", loaded, args.uncertainty_weight))
     for label, model, weight in models:

@@ -136,6 +136,34 @@ def test_probe_goal_space_plans_in_the_probes_units(pixel_run, capsys):
     assert len(list((pixel_run / "heads").glob("state-probe-*.safetensors"))) == 1
 
 
+def test_temporal_goal_space_fits_a_head_on_the_runs_latents_and_caches_it(pixel_run, capsys):
+    from forethought.eval.goals import load_goal_model
+
+    model, readout = load_goal_model(str(pixel_run), ENV, "temporal", temporal_steps=20)
+    assert readout(torch.zeros(3, 5, model.latent_dim)).shape == (3, 5, 32)  # the embedding
+    rc = main(["plan", str(pixel_run), "--env", ENV, "--goal-space", "temporal", "--max-steps",
+               "3", "--temporal-steps", "20", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "success: no" in out, out
+    # fitted once by load_goal_model, then loaded from the run directory by the CLI
+    assert len(list((pixel_run / "heads").glob("temporal-distance-*.safetensors"))) == 1
+
+
+def test_true_sim_temporal_goal_space_needs_a_dataset(capsys):
+    rc = main(["plan", "true-sim", "--env", ENV, "--goal-space", "temporal", *SMALL])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and "--temporal-data DATA" in err[0], err
+
+
+def test_true_sim_temporal_goal_space_refuses_another_envs_dataset(tmp_path, capsys):
+    data = write_dataset(tmp_path / "linear.h5", episodes=4, steps=8)  # a 3-d 'state'
+    for where, expect in ((data, "3-dim 'state'"), (tmp_path / "nope.h5", "no dataset at")):
+        rc = main(["plan", "true-sim", "--env", ENV, "--goal-space", "temporal",
+                   "--temporal-data", str(where), "--temporal-steps", "5", *SMALL])  # fmt: skip
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert rc == 2 and len(err) == 1 and expect in err[0], err
+
+
 def test_true_sim_probe_reads_the_exact_position():
     from forethought.eval.goals import load_goal_model
 

@@ -64,3 +64,16 @@ def test_quickstart_trains_with_the_frozen_encoder_phase(tmp_path):
     assert flags["--encoder-share"] == "0.4"
     assert flags["--latent-window"] == "32" and flags["--latent-batch-size"] == "128"
     assert flags["--preset"] == "small" and flags["--model"] == "jepa"
+
+
+def test_quickstart_can_plan_with_the_temporal_goal_cost_to_the_episodes_end(tmp_path):
+    parser = argparse.ArgumentParser()
+    quickstart_cmd.add_parser(parser.add_subparsers(dest="command"))
+    default = parser.parse_args(["quickstart", "--out", str(tmp_path)])
+    assert "--goal-space" not in dict(quickstart_cmd.stages(default))["evaluate"]
+    args = parser.parse_args(["quickstart", "--out", str(tmp_path), "--goal-space", "temporal"])
+    for stage in ("evaluate", "report"):
+        argv = dict(quickstart_cmd.stages(args))[stage]
+        assert argv[argv.index("--goal-space") + 1] == "temporal"
+        assert argv[argv.index("--temporal-steps") + 1] == "8000"
+        assert argv[argv.index("--objective") + 1] == "last" and "--deadline" in argv

@@ -110,6 +110,16 @@ def run_offline(args: argparse.Namespace) -> dict:
     return m
 
 
+def training_data(args: argparse.Namespace) -> str | None:
+    """The run's training dataset when the goal space is temporal: the ceiling's head is
+    fitted on its true states, so both rows plan with a head fitted on the same trajectories."""
+    if args.goal_space != "temporal":
+        return None
+    from forethought.training.load import load_run
+
+    return str(load_run(args.run_dir).dataset["path"])
+
+
 def run_planning(args: argparse.Namespace) -> dict:
     """Print the planning table and return its rows."""
     from forethought.core.errors import ForethoughtError
@@ -136,7 +146,12 @@ def run_planning(args: argparse.Namespace) -> dict:
         if args.ceiling and args.run_dir != TRUE_SIM:
             # the true simulator is exact: no disagreement to penalize
             sim_args = argparse.Namespace(
-                **{**vars(args), "run_dir": TRUE_SIM, "uncertainty_weight": 0.0}
+                **{
+                    **vars(args),
+                    "run_dir": TRUE_SIM,
+                    "uncertainty_weight": 0.0,
+                    "temporal_data": args.temporal_data or training_data(args),
+                }
             )
             rows[f"true simulator ({args.planner})"] = build_agent_factory(sim_args, probe)
     finally:

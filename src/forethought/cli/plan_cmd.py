@@ -21,10 +21,23 @@ def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
         "--goal-space",
         default="latent",
         choices=GOAL_SPACES,
-        help="measure the goal distance between latents, or between positions a state probe "
-        "reads from them (fitted on the training data's true states; default latent)",
+        help="measure the goal distance between latents; between positions a state probe "
+        "reads from them (fitted on the training data's true states); or in a temporal-distance "
+        "embedding fitted on the training episodes, where distance counts steps and walls are "
+        "no short cuts (default latent)",
     )
     p.add_argument("--probe-steps", type=int, default=2000, help="probe fit steps (default 2000)")
+    p.add_argument(
+        "--temporal-steps",
+        type=int,
+        default=None,
+        help="temporal-distance fit steps (default 4000; cached in RUN/heads/)",
+    )
+    p.add_argument(
+        "--temporal-data",
+        default=None,
+        help="for true-sim with --goal-space temporal: the dataset whose states it is fitted on",
+    )
     p.add_argument(
         "--uncertainty-weight",
         type=float,
@@ -112,7 +125,14 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     planner = budget_planner(
         args.planner, env.action_space, args.horizon, args.samples, args.iterations, args.hold
     )
-    model, readout = load_goal_model(args.run_dir, args.env, args.goal_space, args.probe_steps)
+    model, readout = load_goal_model(
+        args.run_dir,
+        args.env,
+        args.goal_space,
+        args.probe_steps,
+        args.temporal_steps,
+        args.temporal_data,
+    )
     check_uncertainty(model, args.uncertainty_weight, args.run_dir)
     objective = goal_objective(
         args.objective, args.goal_distance, args.mean_weight, readout, args.uncertainty_weight

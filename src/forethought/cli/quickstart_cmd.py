@@ -36,6 +36,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--videos", type=int, default=3, help="imagined-future videos in the report")
     p.add_argument("--planner-samples", type=int, default=128, help="candidates per iteration")
     p.add_argument("--planner-iterations", type=int, default=2, help="iterations per plan")
+    p.add_argument(
+        "--goal-space",
+        default="latent",
+        choices=("latent", "temporal"),
+        help="where the planner measures the distance to the goal: between latents (default), "
+        "or in a temporal-distance head fitted on the training episodes (distance counts "
+        "steps, so the wall is no short cut; planned with a last-step L2 cost to the "
+        "episode's end; adds about 3 minutes)",
+    )
+    p.add_argument(
+        "--temporal-steps",
+        type=int,
+        default=8000,
+        help="fit steps of the temporal-distance head (default 8000)",
+    )
     p.set_defaults(run=run)
 
 
@@ -50,6 +65,10 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     collect = ["collect", ENV, "--max-steps", "200", "--obs", "both", "--resume"]
     planner = ["--samples", str(args.planner_samples), "--iterations",
                str(args.planner_iterations), "--execute-steps", "8"]  # fmt: skip
+    if args.goal_space == "temporal":  # the cost the temporal head was measured with
+        planner += ["--goal-space", "temporal", "--temporal-steps", str(args.temporal_steps),
+                    "--objective", "last", "--goal-distance", "l2", "--mean-weight", "0.1",
+                    "--deadline"]  # fmt: skip
     return [
         ("collect", [*collect, "--episodes", str(args.episodes), "--out", train_h5, "--seed", "0"]),
         (

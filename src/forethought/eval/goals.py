@@ -218,11 +218,16 @@ GOAL_STATE_DIMS: dict[str, tuple[int, ...]] = {TWO_ROOM: (0, 1)}
 
 
 Readout = Callable[[torch.Tensor], torch.Tensor]  # latents (..., D) -> goal points (..., G)
-GOAL_SPACES = ("latent", "probe")  # where a goal distance is measured (load_goal_model)
+GOAL_SPACES = ("latent", "probe", "temporal")  # where a goal distance is measured
 
 
 def load_goal_model(
-    run: str, env_id: str, goal_space: str = "latent", probe_steps: int = 2000
+    run: str,
+    env_id: str,
+    goal_space: str = "latent",
+    probe_steps: int = 2000,
+    temporal_steps: int | None = None,
+    temporal_data: str | None = None,
 ) -> tuple[Any, Readout | None]:
     """The planning model and the readout its goal cost is measured through.
 
@@ -230,7 +235,11 @@ def load_goal_model(
     for a goal cost in the world's units. For a run, the probe (latent -> the env's goal dims,
     e.g. TwoRoom's x, y) is fitted on frozen latents of the run's training episodes, so it uses
     the true states the training data carries (``--obs both``), with ``probe_steps`` Adam steps;
-    for ``true-sim`` it reads those dims of the exact state.
+    for ``true-sim`` it reads those dims of the exact state. ``"temporal"``: a temporal-distance
+    embedding (:mod:`forethought.models.temporal_distance`), so the distance counts steps along
+    paths the data took and walls are not short cuts; for a run it is fitted on the latents of
+    its training episodes (``temporal_steps`` Adam steps, default the config's), for
+    ``true-sim`` on the exact states of ``temporal_data`` (a dataset path).
 
     Returns:
         (model, readout) with readout None or mapping latents (..., D) to goal points (..., G).
@@ -240,9 +249,13 @@ def load_goal_model(
             dataset without a state.
     """
     if goal_space not in GOAL_SPACES:
-        raise ForethoughtError(f"goal space must be 'latent' or 'probe', got {goal_space!r}")
+        raise ForethoughtError(
+            f"goal space must be one of {', '.join(GOAL_SPACES)}, got {goal_space!r}"
+        )
     if goal_space == "latent":
         return load_planning_model(run, env_id), None
+    if goal_space == "temporal":
+        return _temporal_goal_model(run, env_id, temporal_steps, temporal_data)
     if env_id not in GOAL_STATE_DIMS:
         raise ForethoughtError(
             f"a probe goal cost needs the env's goal state dims; {env_id} has none "
@@ -258,6 +271,28 @@ def load_goal_model(
     loaded = load_run(run)
     probe = fit_run_probe(loaded, dims=dims, steps=probe_steps).eval().requires_grad_(False)
     return loaded.model, probe
+
+
+def _temporal_goal_model(
+    run: str, env_id: str, steps: int | None, data: str | None
+) -> tuple[Any, Readout]:
+    from forethought.eval.temporal import fit_dataset_temporal, fit_run_temporal
+    from forethought.models.temporal_distance import TemporalDistanceConfig
+
+    cfg = TemporalDistanceConfig() if steps is None else TemporalDistanceConfig(steps=steps)
+    if run == TRUE_SIM:
+        model = load_planning_model(run, env_id)
+        if data is None:
+            raise ForethoughtError(
+                f"a temporal goal cost for '{TRUE_SIM}' is fitted on a dataset's states; give "
+                "--temporal-data DATA (e.g. the training data of the run it is compared with)"
+            )
+        phi = fit_dataset_temporal(data, "state", cfg, expect_dim=model.latent_dim)
+        return model, phi
+    from forethought.training.load import load_run
+
+    loaded = load_run(run)
+    return loaded.model, fit_run_temporal(loaded, cfg)
 
 
 def goal_objective(

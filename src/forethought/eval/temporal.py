@@ -1,0 +1,92 @@
+"""A run's temporal-distance embedding: the goal space ``--goal-space temporal`` plans in.
+
+:func:`fit_run_temporal` encodes every row of the run's training episodes with the frozen
+encoder and fits :func:`~forethought.models.temporal_distance.fit_temporal_embedding` on them;
+the result is cached under ``RUN/heads/`` like the state probe (see :mod:`run_heads`). It needs
+no true state, only the observations the model reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from forethought.eval.offline import open_training_data, train_episodes
+from forethought.eval.run_heads import cached_mlp_head
+from forethought.models.temporal_distance import TemporalDistanceConfig, fit_temporal_embedding
+
+
+def run_latents(run: Any, why: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen latent and episode id of every row of the run's training episodes.
+
+    Returns:
+        latents (N, D) float32 and episode ids (N,) int64, in dataset order.
+    """
+    from forethought.training.latent_phase import cache_latents
+
+    keys = tuple(run.model.encoder.keys)
+    device = next(run.model.parameters()).device
+    with open_training_data(run, keys, why) as ds, torch.no_grad():
+        z = cache_latents(run.model, ds, keys, device)  # (N_all, D)
+        episode = torch.from_numpy(ds.load("episode").astype(np.int64))  # (N_all,)
+        keep = torch.from_numpy(np.isin(episode.numpy(), train_episodes(run, ds)))
+    return z[keep], episode[keep]
+
+
+def fit_run_temporal(
+    run: Any, cfg: TemporalDistanceConfig | None = None, verbose: bool = True
+) -> Any:
+    """``phi``: latents (..., D) -> (..., cfg.dim), fitted on the run's training episodes (or
+    loaded from ``RUN/heads/`` when fitted before with the same weights, data and settings)."""
+
+    cfg = cfg or TemporalDistanceConfig()
+
+    def fit() -> Any:
+        start = time.time()
+        z, episode = run_latents(run, "the temporal-distance head is fitted on it")
+        phi = fit_temporal_embedding(z, episode, cfg)
+        if verbose:
+            print(
+                f"fitted the temporal-distance head on {z.shape[0]} rows "
+                f"({cfg.steps} steps, {time.time() - start:.0f}s)",
+                flush=True,
+            )
+        return phi
+
+    return cached_mlp_head(run, "temporal-distance", dataclasses.asdict(cfg), fit)
+
+
+def fit_dataset_temporal(
+    path: str,
+    key: str = "state",
+    cfg: TemporalDistanceConfig | None = None,
+    expect_dim: int | None = None,
+) -> Any:
+    """``phi`` fitted on the observation ``key`` of every row of a dataset (not cached): the
+    temporal goal cost of a model whose latent is that observation (TwoRoom's true simulator,
+    ``expect_dim`` its latent size, checked against the observation's)."""
+    from pathlib import Path
+
+    from forethought.core.errors import ForethoughtError
+    from forethought.data.reader import Dataset
+
+    if not Path(path).exists():
+        raise ForethoughtError(f"no dataset at {path}; collect one with `forethought collect`")
+    with Dataset(Path(path)) as ds:
+        if key not in ds.meta.obs_keys:
+            raise ForethoughtError(
+                f"dataset {path} has no '{key}' observation (has {list(ds.meta.obs_keys)}); "
+                "collect built-in envs with --obs both"
+            )
+        x = torch.from_numpy(ds.load(f"obs/{key}")).float().reshape(ds.n_steps, -1)  # (N, S)
+        if expect_dim is not None and x.shape[1] != expect_dim:
+            raise ForethoughtError(
+                f"dataset {path} has a {x.shape[1]}-dim '{key}' but the model's latent has "
+                f"{expect_dim} dims; give the dataset of the env the model simulates"
+            )
+        episode = torch.from_numpy(ds.load("episode").astype(np.int64))  # (N,)
+    return fit_temporal_embedding(x, episode, cfg or TemporalDistanceConfig())

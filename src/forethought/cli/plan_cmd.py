@@ -31,7 +31,7 @@ def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
         "--temporal-steps",
         type=int,
         default=None,
-        help="temporal-distance fit steps (default 4000; cached in RUN/heads/)",
+        help="temporal-distance fit steps (default 16000; cached in RUN/heads/)",
     )
     p.add_argument(
         "--temporal-data",

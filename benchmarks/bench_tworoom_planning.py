@@ -39,13 +39,7 @@ from forethought.eval.goals import (
     two_room_failures,
     two_room_tasks,
 )
-
-
-def run_data(run: str) -> str:
-    """The training dataset of a run directory (the ceiling's temporal head is fitted on it)."""
-    from forethought.training.load import load_run
-
-    return str(load_run(run).dataset["path"])
+from forethought.training.load import read_run_dataset
 
 
 def parse_budgets(text: str) -> list[tuple[int, int]]:
@@ -197,7 +191,7 @@ def main() -> int:
             args.goal_space,
             args.probe_steps,
             args.temporal_steps,
-            args.temporal_data or (run_data(args.run) if args.run else None),
+            args.temporal_data or (read_run_dataset(args.run).get("path") if args.run else None),
         )
         models.append((f"true simulator ({TRUE_SIM})", sim, 0.0))
     if args.run:

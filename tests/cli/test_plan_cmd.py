@@ -149,6 +149,14 @@ def test_temporal_goal_space_fits_a_head_on_the_runs_latents_and_caches_it(pixel
     assert len(list((pixel_run / "heads").glob("temporal-distance-*.safetensors"))) == 1
 
 
+def test_temporal_ceiling_row_fits_its_head_on_the_runs_training_data(pixel_run, capsys):
+    rc = main(["evaluate", str(pixel_run), "--planning", "--env", ENV, "--episodes", "1",
+               "--ceiling", "--goal-space", "temporal", "--temporal-steps", "5",
+               "--max-steps", "3", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "true simulator (cem)" in out, out
+
+
 def test_true_sim_temporal_goal_space_needs_a_dataset(capsys):
     rc = main(["plan", "true-sim", "--env", ENV, "--goal-space", "temporal", *SMALL])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

@@ -110,16 +110,6 @@ def run_offline(args: argparse.Namespace) -> dict:
     return m
 
 
-def training_data(args: argparse.Namespace) -> str | None:
-    """The run's training dataset when the goal space is temporal: the ceiling's head is
-    fitted on its true states, so both rows plan with a head fitted on the same trajectories."""
-    if args.goal_space != "temporal":
-        return None
-    from forethought.training.load import load_run
-
-    return str(load_run(args.run_dir).dataset["path"])
-
-
 def run_planning(args: argparse.Namespace) -> dict:
     """Print the planning table and return its rows."""
     from forethought.core.errors import ForethoughtError
@@ -127,6 +117,7 @@ def run_planning(args: argparse.Namespace) -> dict:
     from forethought.envs.factory import check_env_id
     from forethought.eval.closed_loop import RandomAgent, evaluate_planning
     from forethought.eval.goals import TRUE_SIM, goal_tasks
+    from forethought.training.load import read_run_dataset
 
     if args.env is None:
         raise ForethoughtError("--planning needs --env ENV_ID (e.g. forethought/TwoRoom-v0)")
@@ -144,13 +135,15 @@ def run_planning(args: argparse.Namespace) -> dict:
         rows = {"random actions": lambda env, task: RandomAgent(env.action_space, args.seed)}
         rows[f"{args.run_dir} ({args.planner})"] = ours
         if args.ceiling and args.run_dir != TRUE_SIM:
-            # the true simulator is exact: no disagreement to penalize
+            # the true simulator is exact: no disagreement to penalize; a temporal head for it
+            # is fitted on the run's training data (the same trajectories as the run's head)
             sim_args = argparse.Namespace(
                 **{
                     **vars(args),
                     "run_dir": TRUE_SIM,
                     "uncertainty_weight": 0.0,
-                    "temporal_data": args.temporal_data or training_data(args),
+                    "temporal_data": args.temporal_data
+                    or read_run_dataset(args.run_dir).get("path"),
                 }
             )
             rows[f"true simulator ({args.planner})"] = build_agent_factory(sim_args, probe)

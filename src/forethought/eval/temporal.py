@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from forethought.core.errors import ForethoughtError
+from forethought.data.reader import Dataset
 from forethought.eval.offline import open_training_data, train_episodes
 from forethought.eval.run_heads import cached_mlp_head
 from forethought.models.temporal_distance import TemporalDistanceConfig, fit_temporal_embedding
@@ -69,11 +72,6 @@ def fit_dataset_temporal(
     """``phi`` fitted on the observation ``key`` of every row of a dataset (not cached): the
     temporal goal cost of a model whose latent is that observation (TwoRoom's true simulator,
     ``expect_dim`` its latent size, checked against the observation's)."""
-    from pathlib import Path
-
-    from forethought.core.errors import ForethoughtError
-    from forethought.data.reader import Dataset
-
     if not Path(path).exists():
         raise ForethoughtError(f"no dataset at {path}; collect one with `forethought collect`")
     with Dataset(Path(path)) as ds:

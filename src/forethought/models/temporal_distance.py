@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
+from forethought.models.config import _require_counts
 from forethought.models.heads import MLPHead
 
 
@@ -75,10 +76,7 @@ class TemporalDistanceConfig:
             raise ForethoughtError(
                 f"temporal distance future_share must be in [0, 1], got {self.future_share}"
             )
-        if min(self.dim, self.width, self.steps, self.batch_size, self.n_step) < 1:
-            raise ForethoughtError(
-                "temporal distance dim, width, steps, batch_size and n_step must be >= 1"
-            )
+        _require_counts(self, ("dim", "width", "steps", "batch_size", "n_step"))
 
 
 def episode_bounds(episode: Tensor) -> tuple[Tensor, Tensor]:
@@ -143,12 +141,12 @@ def fit_temporal_embedding(
             anywhere = lo + (torch.rand(cfg.batch_size, generator=gen) * (hi - lo)).long()
             future = torch.rand(cfg.batch_size, generator=gen) < cfg.future_share
             g = torch.where(future, torch.minimum(ahead, hi - 1), anywhere)  # (B,)
-            n = torch.minimum(torch.full_like(i, cfg.n_step), hi - 1 - i)  # (B,) >= 1
+            n = (hi - 1 - i).clamp(max=cfg.n_step)  # (B,) >= 1: steps left, at most n_step
             reached = (g >= i) & (g <= i + n)  # the goal lies on the next n steps of the path
             n = torch.where(reached, g - i, n).float()
             keep = cfg.gamma**n  # (B,)
             with torch.no_grad():
-                v_next = -step_distance(target, x[(i + n.long())], x[g])  # (B,)
+                v_next = -step_distance(target, x[i + n.long()], x[g])  # (B,)
                 y = -(1.0 - keep) / (1.0 - cfg.gamma) + torch.where(reached, 0.0, keep * v_next)
             v = -step_distance(phi, x[i], x[g])  # (B,)
             err = y - v

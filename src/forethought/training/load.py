@@ -22,6 +22,13 @@ class LoadedRun:
     dataset: dict  # the run's dataset.json (path, fingerprint, held-out episodes)
 
 
+def read_run_dataset(run_dir: str | Path) -> dict:
+    """A run directory's ``dataset.json`` (path, fingerprint, held-out episodes), or ``{}``;
+    reads no weights."""
+    dataset_json = Path(run_dir) / "dataset.json"
+    return json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
+
+
 def load_run(run_dir: str | Path, *, use_ema: bool = True) -> LoadedRun:
     """The newest checkpoint of ``run_dir`` rebuilt as its registered model (EMA weights when
     the run kept them and ``use_ema``).
@@ -64,6 +71,4 @@ def load_run(run_dir: str | Path, *, use_ema: bool = True) -> LoadedRun:
             f"unexpected {unexpected[:3]}); was it trained by another forethought version?"
         )
     model.eval()
-    dataset_json = path / "dataset.json"
-    dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
-    return LoadedRun(model, info, path, dataset)
+    return LoadedRun(model, info, path, read_run_dataset(path))

@@ -70,7 +70,12 @@ def planning_row(
     planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
     model, readout = loaded
     objective = goal_objective(
-        args.objective, args.distance, args.mean_weight, readout, uncertainty_weight
+        args.objective,
+        args.distance,
+        args.mean_weight,
+        readout,
+        uncertainty_weight,
+        args.goal_stride,
     )
 
     start = time.time()
@@ -129,6 +134,9 @@ def main() -> int:
     p.add_argument("--hold", type=int, default=1, help="steps each planned action is held")
     p.add_argument("--distance", default="squared", choices=("squared", "l2"))
     p.add_argument("--mean-weight", type=float, default=0.0, help="GoalObjective mean_weight")
+    p.add_argument(
+        "--goal-stride", type=int, default=1, help="GoalObjective stride (every K-th step)"
+    )
     p.add_argument("--objective", default="sum", choices=("sum", "last"), help="goal cost mode")
     p.add_argument(
         "--deadline",
@@ -175,6 +183,7 @@ def main() -> int:
             "mode": args.objective,
             "distance": args.distance,
             "mean_weight": args.mean_weight,
+            "stride": args.goal_stride,
             "deadline": args.deadline,
             "space": args.goal_space,
             "uncertainty_weight_run": args.uncertainty_weight,

@@ -47,7 +47,8 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
     rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "30",
                "--planner", "icem", "--horizon", "30", "--hold", "5", "--execute-steps", "5",
                "--samples", "64", "--iterations", "2", "--objective", "last",
-               "--goal-distance", "l2", "--mean-weight", "0.1", "--deadline"])  # fmt: skip
+               "--goal-distance", "l2", "--mean-weight", "0.1", "--deadline",
+               "--goal-stride", "5"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "success: yes" in out
@@ -72,6 +73,9 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
         (("plan", "true-sim", "--env", "forethought/TwoRom-v0"), "unknown env id"),
         (("plan", "true-sim", "--env", "Pendulum-v1"), "cannot"),
         (("plan", "true-sim", "--env", ENV, "--goal", "3"), "--goal wants x,y"),
+        (("plan", "true-sim", "--env", ENV, "--hold", "4", "--execute-steps", "6"),
+         "execute a multiple of the hold"),
+        (("plan", "true-sim", "--env", ENV, "--goal-stride", "0"), "stride must be >= 1"),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),

@@ -16,6 +16,7 @@ from forethought.envs.exploration import (
     make_door_edge_explorer,
     make_explorer,
     make_full_range_explorer,
+    make_wall_follow_explorer,
 )
 from forethought.envs.two_room import (
     DOOR_HALF,
@@ -270,3 +271,32 @@ def test_door_edge_explorer_presses_beside_the_door_far_more_often() -> None:
     assert share > 0.10 and staying > 0.25  # still crosses the door and stays at walls
     with pytest.raises(ValueError, match="edge_row_share"):
         TwoRoomExplorer(edge_row_share=-0.1)
+
+
+def _sliding_share(factory, episodes: int = 40, steps: int = 200) -> float:
+    """Share of steps within 4 px of the middle wall that move over 1.5 px along it."""
+    env = TwoRoomEnv(obs_mode="state")
+    policy = factory(env.observation_space, env.action_space)
+    slides = near = 0
+    for ep in range(episodes):
+        obs, info = env.reset(seed=ep)
+        policy.reset(obs, info, np.random.default_rng(ep))
+        for _ in range(steps):
+            before = obs.copy()
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            if abs(before[0] - before[2]) < 4:
+                near += 1
+                slides += abs(obs[1] - before[1]) > 1.5 and abs(obs[0] - before[0]) < 0.5
+    return slides / max(near, 1)
+
+
+def test_wall_follow_explorer_slides_along_the_wall_far_more_often() -> None:
+    bouncing = _sliding_share(make_door_edge_explorer)
+    following = _sliding_share(make_wall_follow_explorer)
+    assert following > 2 * bouncing, (bouncing, following)
+    share, _, _ = _explore(0, 40, 200, make_wall_follow_explorer)
+    assert share > 0.10  # still crosses the door
+    with pytest.raises(ValueError, match="wall_follow_share"):
+        TwoRoomExplorer(wall_follow_share=2.0)
+    with pytest.raises(ValueError, match="follow_steps"):
+        TwoRoomExplorer(follow_steps=0)

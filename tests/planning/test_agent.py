@@ -15,6 +15,7 @@ from forethought.envs.two_room import MAX_STEP
 from forethought.planning import (
     CallableObjective,
     GoalObjective,
+    HeldActionPlanner,
     MPCAgent,
     TwoRoomSimModel,
     build_planner,
@@ -126,6 +127,13 @@ def test_agent_errors():
         agent.reset({"state": np.zeros(2, np.float32)})
     with pytest.raises(ForethoughtError, match="execute_steps must be >= 1"):
         MPCAgent(model, planner, execute_steps=0)
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    held = HeldActionPlanner(
+        build_planner("cem", box, horizon=3, samples=8, iterations=1, elites=2), 4
+    )
+    with pytest.raises(ForethoughtError, match="execute a multiple of the hold"):
+        MPCAgent(TwoRoomSimModel(), held, execute_steps=6)
+    MPCAgent(TwoRoomSimModel(), held, execute_steps=8)  # two whole decisions: fine
 
 
 def test_obs_to_tensors_adds_a_batch_dimension():

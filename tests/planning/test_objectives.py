@@ -52,6 +52,26 @@ def test_goal_objective_measures_through_a_readout():
         GoalObjective(GOAL, readout=first).cost(r)
 
 
+def test_goal_objective_stride_reads_every_kth_step_ending_at_the_last():
+    z = torch.arange(5.0).reshape(1, 5, 1)  # (N=1, H=5, D=1): distances 0..4 to the origin
+    seen: list[int] = []
+
+    def readout(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.shape[1])
+        return x
+
+    r = Rollout(latents=z)
+    goal = torch.zeros(1)
+    assert GoalObjective(goal, stride=2).cost(r).tolist() == [0.0 + 4 + 16]  # squared
+    assert GoalObjective(goal, distance="l2", stride=3).cost(r).tolist() == [1.0 + 4]
+    last = GoalObjective(goal, "last", "l2", mean_weight=1.0, readout=readout, stride=3)
+    assert last.cost(r).tolist() == [4.0 + 2.5]  # last step + mean of steps 1 and 4
+    assert seen == [2]  # the readout saw only the strided steps
+    assert GoalObjective(goal, stride=7).cost(r).tolist() == [16.0]  # longer than H: the last
+    with pytest.raises(ForethoughtError, match="stride must be >= 1"):
+        GoalObjective(goal, stride=0)
+
+
 def test_reward_objective_is_minus_discounted_return():
     r = Rollout(latents=LATENTS)
     head = lambda z: z.sum(-1)  # noqa: E731  rewards (N, H): [[1, 0], [7, 1]]

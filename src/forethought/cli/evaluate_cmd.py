@@ -154,6 +154,7 @@ def run_planning(args: argparse.Namespace) -> dict:
         f"{args.execute_steps} actions per plan, hold {args.hold}, "
         f"{args.objective} {args.goal_distance} goal cost in {args.goal_space} space "
         f"(+{args.mean_weight:g} x mean"
+        + (f", read every {args.goal_stride} steps" if args.goal_stride > 1 else "")
         + (f", +{args.uncertainty_weight:g} x disagreement" if args.uncertainty_weight else "")
         + ")"
         + (", plans end at the episode's last step" if args.deadline else "")

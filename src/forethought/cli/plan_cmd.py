@@ -77,6 +77,14 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="add this times the mean goal distance over the horizon (default 0)",
     )
+    p.add_argument(
+        "--goal-stride",
+        type=int,
+        default=1,
+        help="read the goal distance at every K-th imagined step, ending at the last (default "
+        "1; with --hold K the skipped steps lie between decisions and the cost is K times "
+        "cheaper)",
+    )
     add_goal_cost_args(p)
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
     p.add_argument(
@@ -135,7 +143,12 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     )
     check_uncertainty(model, args.uncertainty_weight, args.run_dir)
     objective = goal_objective(
-        args.objective, args.goal_distance, args.mean_weight, readout, args.uncertainty_weight
+        args.objective,
+        args.goal_distance,
+        args.mean_weight,
+        readout,
+        args.uncertainty_weight,
+        args.goal_stride,
     )
     budget = args.max_steps if args.deadline else None
     return goal_agent_factory(model, planner, args.execute_steps, objective, step_budget=budget)

@@ -301,17 +301,24 @@ def goal_objective(
     mean_weight: float = 0.0,
     readout: Readout | None = None,
     uncertainty_weight: float = 0.0,
+    stride: int = 1,
 ) -> Callable[[torch.Tensor], Any]:
     """goal latent (D,) -> ``GoalObjective`` for :func:`goal_agent_factory`; with a readout
     the goal and the imagined latents are both read through it. A non-zero
     ``uncertainty_weight`` adds that times the ensemble's disagreement summed over the horizon
-    (:class:`UncertaintyPenalty`; the model must be an ensemble, see :func:`check_uncertainty`)."""
+    (:class:`UncertaintyPenalty`; the model must be an ensemble, see :func:`check_uncertainty`).
+    ``stride``: read the distance at every ``stride``-th imagined step (``GoalObjective``)."""
     from forethought.planning import GoalObjective, UncertaintyPenalty
 
     def make(goal_latent: torch.Tensor) -> Any:
         goal = goal_latent if readout is None else readout(goal_latent)
         cost = GoalObjective(
-            goal, mode=mode, distance=distance, mean_weight=mean_weight, readout=readout
+            goal,
+            mode=mode,
+            distance=distance,
+            mean_weight=mean_weight,
+            readout=readout,
+            stride=stride,
         )
         return UncertaintyPenalty(cost, uncertainty_weight) if uncertainty_weight else cost
 

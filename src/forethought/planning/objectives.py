@@ -44,6 +44,10 @@ class GoalObjective:
         readout: maps latents (..., D) to the space the goal lives in, (..., G); e.g. a state
             probe from :func:`forethought.eval.fit_state_probe`, so the cost is a distance in
             the world's units instead of in latent space. None: the latents themselves.
+        stride: read the distance at every ``stride``-th imagined step only, ending at the last
+            (the sum and the mean run over those steps). With actions held ``stride`` steps
+            (``HeldActionPlanner``) the skipped steps lie between decisions, and a costly readout
+            (a temporal-distance head) runs ``stride`` times less often.
     """
 
     goal: Tensor
@@ -52,8 +56,11 @@ class GoalObjective:
     weights: Tensor | None = None
     mean_weight: float = 0.0
     readout: Callable[[Tensor], Tensor] | None = None
+    stride: int = 1
 
     def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise ForethoughtError(f"GoalObjective stride must be >= 1, got {self.stride}")
         if self.mean_weight < 0:
             raise ForethoughtError(
                 f"GoalObjective mean_weight must be >= 0, got {self.mean_weight}"
@@ -98,7 +105,10 @@ class GoalObjective:
         return d if self.distance == "squared" else d.clamp_min(1e-12).sqrt()
 
     def cost(self, rollout: Rollout) -> Tensor:
-        d = self.distances(rollout.latents)  # (N, H)
+        latents = rollout.latents  # (N, H, D)
+        if self.stride > 1:
+            latents = latents[:, (latents.shape[1] - 1) % self.stride :: self.stride]  # ends at H-1
+        d = self.distances(latents)  # (N, H')
         cost = d.sum(1) if self.mode == "sum" else d[:, -1]
         return cost + self.mean_weight * d.mean(1) if self.mean_weight else cost
 

@@ -73,8 +73,10 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
         (("plan", "true-sim", "--env", "forethought/TwoRom-v0"), "unknown env id"),
         (("plan", "true-sim", "--env", "Pendulum-v1"), "cannot"),
         (("plan", "true-sim", "--env", ENV, "--goal", "3"), "--goal wants x,y"),
-        (("plan", "true-sim", "--env", ENV, "--hold", "4", "--execute-steps", "6"),
-         "execute a multiple of the hold"),
+        (
+            ("plan", "true-sim", "--env", ENV, "--hold", "4", "--execute-steps", "6"),
+            "execute a multiple of the hold",
+        ),
         (("plan", "true-sim", "--env", ENV, "--goal-stride", "0"), "stride must be >= 1"),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),

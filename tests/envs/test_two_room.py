@@ -243,23 +243,30 @@ def test_full_range_explorer_covers_the_action_box() -> None:
         TwoRoomExplorer(full_step_share=1.5)
 
 
-def _at_door_edge_share(factory, episodes: int = 60, steps: int = 200) -> float:
-    """Share of steps spent on the wall face within 2 px of a door edge, or in the opening
-    within 1 px of its edge."""
+def _transitions(factory, episodes: int, steps: int):
+    """(state before, state after) of every step of ``episodes`` explorer episodes, seeds 0.."""
     env = TwoRoomEnv(obs_mode="state")
     policy = factory(env.observation_space, env.action_space)
-    near = total = 0
     for ep in range(episodes):
         obs, info = env.reset(seed=ep)
         policy.reset(obs, info, np.random.default_rng(ep))
         for _ in range(steps):
+            before = obs
             obs, _, _, _, info = env.step(policy.act(obs, info))
-            x, y, wall_x, door_y = (float(v) for v in obs)
-            from_edge = abs(y - door_y) - (DOOR_HALF + 0.5)  # < 0: inside the opening
-            on_face = abs(abs(x - wall_x) - (WALL_HALF + 0.5)) < 0.01
-            in_opening = abs(x - wall_x) < WALL_HALF + 0.5
-            near += (on_face and 0 <= from_edge < 2) or (in_opening and -1 < from_edge < 0)
-            total += 1
+            yield before, obs
+
+
+def _at_door_edge_share(factory, episodes: int = 60, steps: int = 200) -> float:
+    """Share of steps spent on the wall face within 2 px of a door edge, or in the opening
+    within 1 px of its edge."""
+    near = total = 0
+    for _, obs in _transitions(factory, episodes, steps):
+        x, y, wall_x, door_y = (float(v) for v in obs)
+        from_edge = abs(y - door_y) - (DOOR_HALF + 0.5)  # < 0: inside the opening
+        on_face = abs(abs(x - wall_x) - (WALL_HALF + 0.5)) < 0.01
+        in_opening = abs(x - wall_x) < WALL_HALF + 0.5
+        near += (on_face and 0 <= from_edge < 2) or (in_opening and -1 < from_edge < 0)
+        total += 1
     return near / total
 
 
@@ -275,18 +282,11 @@ def test_door_edge_explorer_presses_beside_the_door_far_more_often() -> None:
 
 def _sliding_share(factory, episodes: int = 40, steps: int = 200) -> float:
     """Share of steps within 4 px of the middle wall that move over 1.5 px along it."""
-    env = TwoRoomEnv(obs_mode="state")
-    policy = factory(env.observation_space, env.action_space)
     slides = near = 0
-    for ep in range(episodes):
-        obs, info = env.reset(seed=ep)
-        policy.reset(obs, info, np.random.default_rng(ep))
-        for _ in range(steps):
-            before = obs.copy()
-            obs, _, _, _, info = env.step(policy.act(obs, info))
-            if abs(before[0] - before[2]) < 4:
-                near += 1
-                slides += abs(obs[1] - before[1]) > 1.5 and abs(obs[0] - before[0]) < 0.5
+    for before, obs in _transitions(factory, episodes, steps):
+        if abs(before[0] - before[2]) < 4:
+            near += 1
+            slides += abs(obs[1] - before[1]) > 1.5 and abs(obs[0] - before[0]) < 0.5
     return slides / max(near, 1)
 
 

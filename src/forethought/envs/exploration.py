@@ -101,8 +101,8 @@ class TwoRoomExplorer:
         self.box_steps, self.full_step_share = box_steps, full_step_share
         self.edge_row_share = edge_row_share
         self.wall_follow_share, self.follow_steps = wall_follow_share, follow_steps
-        self._follow_heading: float | None = None  # the wall's direction while following
-        self._follow_left = 0
+        self._follow_heading = 0.0  # the wall's direction while following
+        self._follow_left = 0  # steps of the current wall-following stretch still to go
         self._rng = np.random.default_rng(0)
         self._heading, self._steps, self._last = 0.0, 0, None
         self._waypoints: list[tuple[float, float]] = []
@@ -111,7 +111,7 @@ class TwoRoomExplorer:
     def reset(self, obs: Any, info: dict[str, Any], rng: np.random.Generator) -> None:
         """Start an episode: draw the heading and whether this episode crosses the door."""
         self._rng, self._steps, self._last = rng, 0, None
-        self._follow_heading, self._follow_left = None, 0
+        self._follow_left = 0
         self._heading = float(rng.uniform(-math.pi, math.pi))
         self.is_crosser = bool(rng.random() < self.crosser_share)
         self._waypoints = self._door_waypoints(info["state"]) if self.is_crosser else []
@@ -131,10 +131,14 @@ class TwoRoomExplorer:
             self._heading = math.atan2(target[1] - y, target[0] - x) + noise
             step = min(step, dist)
         else:
-            if self._follow_left == 0 and self._blocked(x, y) and self.wall_follow_share:
-                if self._rng.random() < self.wall_follow_share:
-                    self._follow_heading, self._follow_left = self._along_wall(), self.follow_steps
-            if self._follow_left > 0 and self._follow_heading is not None:
+            if (
+                self.wall_follow_share
+                and self._follow_left == 0
+                and self._blocked(x, y)
+                and self._rng.random() < self.wall_follow_share
+            ):
+                self._follow_heading, self._follow_left = self._along_wall(), self.follow_steps
+            if self._follow_left > 0:
                 self._follow_left -= 1
                 noise = self._rng.vonmises(0.0, self.steer_kappa)
                 self._heading = self._follow_heading + noise

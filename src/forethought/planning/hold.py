@@ -8,7 +8,7 @@ imagined rollout still has every step, so objectives see the whole path.
 ``(ceil(H / r), A)`` sequences through :class:`HeldActionModel`, which repeats each action r
 times before calling the real model's ``imagine``; the resulting plan is expanded back to
 ``(r * ceil(H / r), A)`` actions. Warm starts shift by whole decisions (``executed // r``), so
-execute a multiple of ``r`` actions per plan to keep them aligned.
+a plan must execute a multiple of ``r`` actions (``MPCAgent`` refuses other counts).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from _results import machine, run_main, write_result
 
-from forethought.cli.plan_cmd import add_goal_cost_args
+from forethought.cli.plan_cmd import adapt_config, add_adapt_args, add_goal_cost_args
 from forethought.envs import make_env
 from forethought.eval.closed_loop import PlanningResult, RandomAgent, evaluate_planning
 from forethought.eval.goals import (
@@ -62,6 +62,7 @@ def planning_row(
     iterations: int,
     label: str,
     uncertainty_weight: float = 0.0,
+    adapt: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``loaded`` (model, goal readout or None) with the planner at one budget; returns
     the JSON row."""
@@ -78,23 +79,34 @@ def planning_row(
         args.goal_stride,
     )
 
+    make_agent = goal_agent_factory(
+        model,
+        planner,
+        args.execute_steps,
+        objective,
+        step_budget=args.max_steps if args.deadline else None,
+        adapt=adapt,
+    )
+    agents: list[Any] = []  # one per episode, to count their adaptations
+
+    def counted_agent(env: Any, task: Any) -> Any:
+        agents.append(make_agent(env, task))
+        return agents[-1]
+
     start = time.time()
     result = evaluate_planning(
         env_fn,
-        goal_agent_factory(
-            model,
-            planner,
-            args.execute_steps,
-            objective,
-            step_budget=args.max_steps if args.deadline else None,
-        ),
+        counted_agent,
         tasks,
         args.max_steps,
         on_episode=lambda i, e: args.verbose and print(f"  {label} {i}: {e.to_dict()}", flush=True),
     )
     print(f"{label:<28} {samples}x{iterations}: {result.summary()} ({time.time() - start:.0f}s)")
     failures = two_room_failures(tasks, result.episodes)
+    adaptations = [agent.adaptations for agent in agents]
     print("  failures: " + ", ".join(f"{k} {n}" for k, n in failures.items() if n))
+    if adapt is not None:
+        print(f"  adaptations: {sum(adaptations)} in {sum(n > 0 for n in adaptations)} episodes")
     cfg = planner.config
     return {
         "row": label,
@@ -108,6 +120,8 @@ def planning_row(
         "hold": args.hold,
         "eval_s": round(time.time() - start, 1),
         "failures": failures,
+        "adaptations": sum(adaptations),
+        "episodes_adapted": sum(n > 0 for n in adaptations),
         **result.to_dict(episodes=args.episodes),
     }
 
@@ -144,6 +158,7 @@ def main() -> int:
         help="plans count only the steps left before --max-steps (the task's scoring time)",
     )
     add_goal_cost_args(p)  # --goal-space, --probe-steps, --uncertainty-weight
+    add_adapt_args(p)  # --adapt-steps, --adapt-threshold, --adapt-lr, --adapt-window
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
     p.add_argument(
@@ -189,11 +204,13 @@ def main() -> int:
             "uncertainty_weight_run": args.uncertainty_weight,
         },
         "execute_steps": args.execute_steps,
+        "adapt": dataclasses.asdict(adapt_config(args)) if adapt_config(args) else None,
         "rows": [random_row(args, tasks)],
     }
 
-    models: list[tuple[str, Any, float]] = []  # label, (model, readout), uncertainty weight
-    if not args.no_ceiling:  # the true simulator is exact: nothing to penalize
+    # label, (model, readout), uncertainty weight, adaptation
+    models: list[tuple[str, Any, float, Any]] = []
+    if not args.no_ceiling:  # the true simulator is exact: nothing to penalize or adapt
         sim = load_goal_model(
             TRUE_SIM,
             TWO_ROOM,
@@ -202,23 +219,24 @@ def main() -> int:
             args.temporal_steps,
             args.temporal_data or (read_run_dataset(args.run).get("path") if args.run else None),
         )
-        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0))
+        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None))
     if args.run:
         loaded = load_goal_model(
             args.run, TWO_ROOM, args.goal_space, args.probe_steps, args.temporal_steps
         )
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
-        models.append((f"run {args.run}", loaded, args.uncertainty_weight))
-    for label, model, weight in models:
+        adapt = adapt_config(args)
+        models.append((f"run {args.run}", loaded, args.uncertainty_weight, adapt))
+    for label, model, weight, adapt in models:
         result["rows"].append(
-            planning_row(model, args, tasks, args.samples, args.iterations, label, weight)
+            planning_row(model, args, tasks, args.samples, args.iterations, label, weight, adapt)
         )
     budgets = parse_budgets(args.budgets)
     if budgets:
         curve = []
         for samples, iterations in budgets:
-            for label, model, weight in models:
-                row = planning_row(model, args, tasks, samples, iterations, label, weight)
+            for label, model, weight, adapt in models:
+                row = planning_row(model, args, tasks, samples, iterations, label, weight, adapt)
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve
     result["eval_s"] = round(time.time() - started, 1)

@@ -78,6 +78,11 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
             "execute a multiple of the hold",
         ),
         (("plan", "true-sim", "--env", ENV, "--goal-stride", "0"), "stride must be >= 1"),
+        (("plan", "true-sim", "--env", ENV, "--adapt-steps", "3"), "obs-mlp or keypoint-mlp"),
+        (
+            ("plan", "true-sim", "--env", ENV, "--adapt-steps", "3", "--adapt-window", "2"),
+            "window >= 3",
+        ),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
@@ -217,3 +222,13 @@ def test_an_observation_space_model_plans_from_state(tmp_path, capsys):
     rc = main(["plan", str(run), "--env", ENV, "--max-steps", "3", *SMALL])
     out = capsys.readouterr().out
     assert rc == 0 and "success: no" in out, out
+    rc = main(["plan", str(run), "--env", ENV, "--max-steps", "6", "--adapt-steps", "2",
+               "--adapt-threshold", "0", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "success: no" in out, out
+    plans = int(out.split("(median of ")[1].split()[0])
+    assert f"adapted the predictor before {plans - 1} of the plans" in out, out  # not the first
+    rc = main(["evaluate", str(run), "--planning", "--env", ENV, "--episodes", "1", "--ceiling",
+               "--max-steps", "6", "--adapt-steps", "2", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "the model adapts (2 steps)" in out and "true simulator" in out, out

@@ -193,3 +193,40 @@ def test_obs_mlp_action_map_is_the_full_response_despite_shortened_steps():
     noisy = dz + 0.3 * torch.randn(dz.shape, generator=gen)  # too noisy for tight refits
     model.dynamics.fit_action_map(noisy, a)
     assert torch.isfinite(model.dynamics.gated.weight).all()
+
+
+def test_obs_mlp_residual_term_is_the_heads_mean_square_and_weighs_into_the_loss():
+    """residual = mean over kept rows of head increment^2; loss adds residual_weight x it."""
+    gen = torch.Generator().manual_seed(0)
+    b, t = 3, 5
+    batch_obs = {"state": torch.randn(b, t, 3, generator=gen)}
+    action = torch.rand(b, t, 2, generator=gen) * 2 - 1
+    is_first = torch.zeros(b, t, dtype=torch.bool)
+    is_first[:, 0] = True
+
+    class _Batch:
+        obs, reward, terminated = batch_obs, torch.zeros(b, t), torch.zeros(b, t, dtype=torch.bool)
+
+    _Batch.action, _Batch.is_first = action, is_first
+    plain = build_model("obs-mlp", "tiny", VECTOR).eval()
+    weighted = build_model("obs-mlp", "tiny", VECTOR, residual_weight=2.0).eval()
+    weighted.load_state_dict(plain.state_dict())
+    torch.nn.init.normal_(plain.dynamics.head.weight, generator=gen)  # a head that moves
+    weighted.load_state_dict(plain.state_dict())
+    loss0, terms0 = plain.loss(_Batch)
+    loss2, terms2 = weighted.loss(_Batch)
+
+    z = plain.encoder({"state": batch_obs["state"].reshape(b * t, 3)}).reshape(b, t, -1)
+    mem = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-2]], 1)
+    mem = torch.cat([mem, plain.encode_action(action, lead=2)[:, :-1]], -1)
+    mem[:, 0] = 0.0  # the first row's memory is reset
+    a_in = plain.encode_action(action, lead=2)[:, 1:]
+
+    def rows(x):  # (B, T-1, F) -> (1, B * (T-1), F), one member
+        return x.reshape(1, -1, x.shape[-1])
+
+    free, _ = plain.dynamics.increments(rows(z[:, :-1]), rows(mem), rows(a_in))
+    torch.testing.assert_close(terms0["head_residual"], free.square().mean())
+    assert float(terms0["head_residual"]) > 0
+    torch.testing.assert_close(loss2, loss0 + 2.0 * terms0["head_residual"])
+    torch.testing.assert_close(terms2["head_residual"], terms0["head_residual"])

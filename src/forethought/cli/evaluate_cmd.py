@@ -142,6 +142,7 @@ def run_planning(args: argparse.Namespace) -> dict:
                     **vars(args),
                     "run_dir": TRUE_SIM,
                     "uncertainty_weight": 0.0,
+                    "adapt_steps": 0,  # nothing to adapt either
                     "temporal_data": args.temporal_data
                     or read_run_dataset(args.run_dir).get("path"),
                 }
@@ -158,6 +159,12 @@ def run_planning(args: argparse.Namespace) -> dict:
         + (f", +{args.uncertainty_weight:g} x disagreement" if args.uncertainty_weight else "")
         + ")"
         + (", plans end at the episode's last step" if args.deadline else "")
+        + (
+            f", the model adapts ({args.adapt_steps} steps) when its error on the latest "
+            f"{args.adapt_window} real rows is above {args.adapt_threshold:g}"
+            if args.adapt_steps
+            else ""
+        )
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

@@ -47,6 +47,36 @@ def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_adapt_args(p: argparse.ArgumentParser) -> None:
+    """Test-time adaptation flags (``MPCAgent(adapt=...)``, ``forethought.planning.adapt``)."""
+    p.add_argument(
+        "--adapt-steps",
+        type=int,
+        default=0,
+        help="before each plan, when the model mispredicted the episode's latest real rows, "
+        "take this many Adam steps on them with a private copy of its predictor (default 0: "
+        "never; obs-mlp and keypoint-mlp)",
+    )
+    p.add_argument(
+        "--adapt-threshold",
+        type=float,
+        default=1e-2,
+        help="adapt when the rows' one-step + open-loop error (the model's loss units) is above "
+        "this (default 1e-2)",
+    )
+    p.add_argument("--adapt-lr", type=float, default=3e-4, help="its learning rate (3e-4)")
+    p.add_argument("--adapt-window", type=int, default=12, help="latest real rows (12)")
+
+
+def adapt_config(args: argparse.Namespace) -> Any:
+    """The ``AdaptConfig`` the flags ask for, or None (``--adapt-steps 0``)."""
+    from forethought.planning import AdaptConfig
+
+    if args.adapt_steps == 0:
+        return None
+    return AdaptConfig(args.adapt_steps, args.adapt_lr, args.adapt_window, args.adapt_threshold)
+
+
 def add_planner_args(p: argparse.ArgumentParser) -> None:
     """The planner flags ``plan`` and ``evaluate --planning`` share."""
     p.add_argument("--planner", default="cem", help="planner name: cem, icem, mppi, gradient")
@@ -86,6 +116,7 @@ def add_planner_args(p: argparse.ArgumentParser) -> None:
         "cheaper)",
     )
     add_goal_cost_args(p)
+    add_adapt_args(p)
     p.add_argument("--max-steps", type=int, default=200, help="step budget per episode")
     p.add_argument(
         "--deadline",
@@ -151,7 +182,9 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         args.goal_stride,
     )
     budget = args.max_steps if args.deadline else None
-    return goal_agent_factory(model, planner, args.execute_steps, objective, step_budget=budget)
+    return goal_agent_factory(
+        model, planner, args.execute_steps, objective, step_budget=budget, adapt=adapt_config(args)
+    )
 
 
 def write_gif(path: Path, frames: tuple, fps: int = 10) -> None:
@@ -192,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
     if result.plan_seconds:
         ms = sorted(1000 * t for t in result.plan_seconds)
         print(f"planning: {ms[len(ms) // 2]:.1f} ms per plan (median of {len(ms)} plans)")
+    if args.adapt_steps:
+        print(f"adapted the predictor before {agent.adaptations} of the plans")
     if args.video:
         write_gif(args.video, result.frames)
         print(f"wrote {args.video}")

@@ -140,6 +140,7 @@ def goal_agent_factory(
     execute_steps: int = 1,
     objective: Callable[[torch.Tensor], Any] | None = None,
     step_budget: int | None = None,
+    adapt: Any = None,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -151,6 +152,8 @@ def goal_agent_factory(
             latent distance summed over the horizon).
         step_budget: the episode's length when the task is scored at its end (the TwoRoom
             protocol: after step 200); plans then only count the steps left (``MPCAgent``).
+        adapt: an ``AdaptConfig``: each episode's agent fine-tunes a private copy of the
+            predictor on its real rows when they surprise it (``MPCAgent``); None: never.
     """
     from forethought.planning import MPCAgent, obs_to_tensors
 
@@ -173,6 +176,7 @@ def goal_agent_factory(
             execute_steps=execute_steps,
             action_space=env.action_space,
             step_budget=step_budget,
+            adapt=adapt,
         )
 
     return make

@@ -226,13 +226,17 @@ class ObsMLPConfig(ConfigDict):
     """Weight of the teacher-forced one-step prediction error."""
     open_loop_weight: float = 1.0
     """Weight of the open-loop multi-step prediction error."""
+    residual_weight: float = 0.0
+    """Weight of the mean square of the MLP head's one-step increments: > 0 makes the gated
+    action path, not the head, stop blocked moves, so that long rollouts do not creep through
+    walls (docs/models.md, section on `obs-mlp`)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
     def __post_init__(self) -> None:
         _require_counts(self, ("width", "layers", "members", "context"))
         _require_obs_keys(self)
-        _require_weights(self, ("one_step_weight", "open_loop_weight"))
+        _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,8 @@ class KeypointMLPConfig(ConfigDict):
     """Refit the gated action map by least squares every this many training loss calls ..."""
     refit_until: int = 3000
     """... until this many calls (the encoder moves the latent while it learns)."""
+    residual_weight: float = 0.0
+    """Weight of the mean square of the MLP head's one-step increments (as in ``obs-mlp``)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -298,6 +304,7 @@ class KeypointMLPConfig(ConfigDict):
                 "open_loop_weight",
                 "idm_weight",
                 "var_weight",
+                "residual_weight",
             ),
         )
         if not self.var_target > 0:

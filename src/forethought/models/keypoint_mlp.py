@@ -114,19 +114,21 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
                 self.dynamics.action_map_fitted.fill_(False)  # refit on this batch
             self.loss_calls += 1
         target = z.detach() if cfg.stop_grad_target else z
-        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, cfg.context, target)
+        errors = self.dynamics.prediction_losses(z, a, masks, cfg.context, target)
         idm = self._idm_loss(z, batch.action, a, keep)
         kp = z[..., : self.encoder.keypoint_dim]
         var = reg.vicreg_variance(kp / cfg.var_target)  # hinge at std = var_target
         total = (
-            cfg.one_step_weight * loss_one
-            + cfg.open_loop_weight * loss_ol
+            cfg.one_step_weight * errors.one_step
+            + cfg.open_loop_weight * errors.open_loop
+            + cfg.residual_weight * errors.residual
             + cfg.idm_weight * idm
             + cfg.var_weight * var
         )
         return total, {
-            "pred_one_step": loss_one.detach(),
-            "pred_open_loop": loss_ol.detach(),
+            "pred_one_step": errors.one_step.detach(),
+            "pred_open_loop": errors.open_loop.detach(),
+            "head_residual": errors.residual.detach(),
             "idm": idm.detach(),
             "var": var.detach(),
             "loss": total.detach(),

@@ -23,6 +23,7 @@ rows over the rest of the window, both as squared errors of standardized observa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -88,6 +89,26 @@ class GatedMLPSizes(Protocol):
     def gated_action(self) -> bool: ...
     @property
     def context(self) -> int: ...
+    @property
+    def residual_weight(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class PredictionErrors:
+    """The training terms of a window (scalars).
+
+    Attributes:
+        one_step: mean squared teacher-forced one-step error.
+        open_loop: mean squared error of the open-loop rollout.
+        residual: mean square of the MLP head's one-step increments. Penalized
+            (``residual_weight``), it pushes blocked moves onto the gate: a head that cancels an
+            open gate's push at a wall leaks a little each step, and long rollouts walk through
+            the wall (TwoRoom: docs/models.md).
+    """
+
+    one_step: Tensor
+    open_loop: Tensor
+    residual: Tensor
 
 
 class GatedMLPDynamics(nn.Module):
@@ -144,16 +165,22 @@ class GatedMLPDynamics(nn.Module):
         self.gated.weight.copy_(w.to(self.gated.weight)[None].expand_as(self.gated.weight))
         self.action_map_fitted.fill_(True)
 
-    def forward(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
-        """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
+    def increments(self, z: Tensor, h: Tensor, a: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The MLP head's increment and the gated action's (None without the gated path), each
+        (M, B, D), from (M, B, D) z, (M, B, D + A) h and (M, B, A) a."""
         x = torch.cat([z, h, a], -1)  # (M, B, d_in)
         for layer in self.layers:
             x = F.silu(layer(x))  # (M, B, W)
         dz, logit = self.head(x).chunk(2, -1)
-        dz = dz * torch.sigmoid(logit)
-        if self.gate is not None and self.gated is not None:
-            dz = dz + self.gated(torch.sigmoid(self.gate(x)) * a)
-        return z + dz
+        free = dz * torch.sigmoid(logit)
+        if self.gate is None or self.gated is None:
+            return free, None
+        return free, self.gated(torch.sigmoid(self.gate(x)) * a)
+
+    def forward(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
+        free, gated = self.increments(z, h, a)
+        return z + free if gated is None else z + free + gated
 
     def rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
         """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D)."""
@@ -173,8 +200,9 @@ class GatedMLPDynamics(nn.Module):
         masks: WindowMasks,
         context: int,
         target: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Mean squared one-step (teacher-forced) and open-loop errors of a window.
+    ) -> PredictionErrors:
+        """Mean squared one-step (teacher-forced) and open-loop errors of a window, and the
+        mean square of the head's one-step increments (see :class:`PredictionErrors`).
 
         Args:
             z: (B, T, D) latents of the window's rows; a: (B, T, A) the actions into them.
@@ -196,10 +224,13 @@ class GatedMLPDynamics(nn.Module):
         def members(x: Tensor) -> Tensor:  # (B, T-1, F) -> (M, B * (T-1), F)
             return x.reshape(1, -1, x.shape[-1]).expand(m, -1, -1)
 
-        pred = self(members(z[:, :-1]), members(mem), members(a[:, 1:]))
+        z_in = members(z[:, :-1])
+        free, gated = self.increments(z_in, members(mem), members(a[:, 1:]))
+        pred = z_in + free if gated is None else z_in + free + gated
         pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
         err1 = (pred - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
         loss_one = masked_mean(err1, keep[None, :, 1:])
+        residual = masked_mean(free.reshape(m, b, t - 1, -1).square().mean(-1), keep[None, :, 1:])
 
         # Open loop from row K-1 (its memory: row K-2 and the action into K-1).
         if k >= 2:
@@ -208,7 +239,7 @@ class GatedMLPDynamics(nn.Module):
             h0 = torch.zeros(b, z.shape[-1] + a.shape[-1], device=z.device)
         zs = self.rollout(z[:, k - 1], h0, a[:, k:])  # (M, B, T-K, D)
         err_ol = (zs - target[None, :, k:]).square().mean(-1)
-        return loss_one, masked_mean(err_ol, masks.open_loop[None])
+        return PredictionErrors(loss_one, masked_mean(err_ol, masks.open_loop[None]), residual)
 
 
 class GatedMLPWorldModel(nn.Module):
@@ -276,11 +307,16 @@ class GatedMLPWorldModel(nn.Module):
         context = self.config.context
         masks = window_masks(self.name, is_first, context)
         a = self.encode_action(action, lead=2)  # (B, T, A_in)
-        loss_one, loss_ol = self.dynamics.prediction_losses(z, a, masks, context)
-        total = one_step_weight * loss_one + open_loop_weight * loss_ol
+        errors = self.dynamics.prediction_losses(z, a, masks, context)
+        total = (
+            one_step_weight * errors.one_step
+            + open_loop_weight * errors.open_loop
+            + self.config.residual_weight * errors.residual
+        )
         return total, {
-            "pred_one_step": loss_one.detach(),
-            "pred_open_loop": loss_ol.detach(),
+            "pred_one_step": errors.one_step.detach(),
+            "pred_open_loop": errors.open_loop.detach(),
+            "head_residual": errors.residual.detach(),
             "loss": total.detach(),
         }
 

@@ -16,10 +16,12 @@ File tree::
     check.py       check_planner: the contract on any planner
     sim_models.py  TwoRoomSimModel (true simulator), LinearModel
     agent.py       MPCAgent: reset(obs) / act(obs, prev_action), replanning every k steps
+    adapt.py       EpisodeAdapter: the agent fine-tunes a copy of its predictor on real rows
 
 Planners never touch a real environment; :class:`MPCAgent` is the policy a loop calls.
 """
 
+from forethought.planning.adapt import AdaptConfig, EpisodeAdapter
 from forethought.planning.agent import MPCAgent, obs_to_tensors
 from forethought.planning.base import (
     ActionSpaceInfo,
@@ -59,6 +61,8 @@ from forethought.planning.registry import (
 from forethought.planning.sim_models import LinearModel, TwoRoomSimModel
 
 __all__ = [
+    "AdaptConfig",
+    "EpisodeAdapter",
     "HeldActionModel",
     "HeldActionPlanner",
     "PLANNERS",

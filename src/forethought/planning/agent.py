@@ -26,6 +26,7 @@ from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
 from forethought.models.base import Belief, Obs, WorldModel
+from forethought.planning.adapt import AdaptConfig, EpisodeAdapter
 from forethought.planning.base import (
     ActionSpaceInfo,
     Objective,
@@ -89,9 +90,13 @@ class MPCAgent:
             from the planner's config. Discrete actions are returned as Python ints.
         step_budget: the episode's length in steps, when the task is scored at its end; each
             plan's cost then counts only the steps left (:class:`Deadline`). None: no end.
+        adapt: fine-tune a copy of the predictor on the episode's real rows when they surprise
+            it (:mod:`forethought.planning.adapt`); None or 0 steps: never.
 
     Attributes:
-        plan_times: wall seconds of every ``plan`` call since construction.
+        plan_times: wall seconds of every ``plan`` call since construction, including the
+            adaptation before it.
+        adaptations: adaptations since construction.
         last_result: the latest :class:`PlanResult`.
     """
 
@@ -103,6 +108,7 @@ class MPCAgent:
         execute_steps: int = 1,
         action_space: Any = None,
         step_budget: int | None = None,
+        adapt: AdaptConfig | None = None,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -124,6 +130,8 @@ class MPCAgent:
         self.step_budget = step_budget
         self.device = _device(model)
         self.plan_times: list[float] = []
+        self.adaptations = 0
+        self._adapter = EpisodeAdapter(model, adapt) if adapt and adapt.steps else None
         self.last_result: PlanResult | None = None
         self._belief: Belief | None = None
         self._objective: Objective | None = None
@@ -148,6 +156,9 @@ class MPCAgent:
             self._belief = self.model.observe(
                 b0, obs_t, no_action, torch.ones(1, dtype=torch.bool, device=self.device)
             ).detach()
+        if self._adapter is not None:
+            self._adapter.reset()
+            self._adapter.record(self._belief.z, no_action, first=True)
         if objective is None:
             if self.objective_factory is None:
                 raise ForethoughtError("MPCAgent.reset needs objective= or an objective_factory")
@@ -169,6 +180,8 @@ class MPCAgent:
         first = torch.zeros(1, dtype=torch.bool, device=self.device)
         with torch.no_grad():
             self._belief = self.model.observe(self.belief, obs_t, action, first).detach()
+        if self._adapter is not None:
+            self._adapter.record(self._belief.z, action, first=False)
 
     def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
         """The next action, given the latest observation and the action that led to it.
@@ -202,7 +215,11 @@ class MPCAgent:
         if self.step_budget is not None:  # only the steps left in the episode count
             objective = Deadline(objective, max(1, self.step_budget - self._steps))
         start = time.perf_counter()
-        result = self.planner.plan(self.model, self.belief, objective, carry)
+        model = self.model
+        if self._adapter is not None:
+            self.adaptations += self._adapter.maybe_adapt()
+            model = self._adapter.model
+        result = self.planner.plan(model, self.belief, objective, carry)
         self.plan_times.append(time.perf_counter() - start)
         self.last_result, self._carry = result, result.carry
         self._plan, self._cursor = result.actions, 0

@@ -39,7 +39,7 @@ def _record_blocked_rows(adapter, n):
 
 
 def test_adapter_learns_the_rows_on_a_copy_and_forgets_them_at_reset():
-    model = _untrained_obs_mlp()
+    model = _untrained_obs_mlp().requires_grad_(False)  # as a frozen, loaded model may be
     before = _params(model)
     adapter = EpisodeAdapter(model, AdaptConfig(steps=50, lr=1e-2, window=8, threshold=0.0))
     _record_blocked_rows(adapter, 10)  # keeps the latest 8

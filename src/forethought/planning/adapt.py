@@ -112,7 +112,7 @@ class EpisodeAdapter:
             return False
         if self.model is self.base:  # first adaptation of the episode: a private copy
             self.model = copy.deepcopy(self.base)
-        params = list(self.model.dynamics.parameters())
+        params = [q.requires_grad_(True) for q in self.model.dynamics.parameters()]
         optimizer = torch.optim.Adam(params, lr=cfg.lr)
         with torch.enable_grad():  # eval mode: no action-map refits on one window
             for _ in range(cfg.steps):

@@ -64,10 +64,7 @@ def increments_px(model: Any, belief: Any, push: np.ndarray) -> tuple[float, flo
     a = model.encode_action(torch.from_numpy(push)[None], lead=1)[None]  # (1, 1, A)
     with torch.no_grad():
         free, gated = dyn.increments(belief.z[None], belief.h[None], a)
-        x = torch.cat([belief.z[None], belief.h[None], a], -1)
-        for layer in dyn.layers:
-            x = torch.nn.functional.silu(layer(x))
-        gate = torch.sigmoid(dyn.gate(x))[0, 0, 0]
+        gate = torch.sigmoid(dyn.gate(dyn.features(belief.z[None], belief.h[None], a)))[0, 0, 0]
     return float(gate), float(free[0, 0, 0]) * std, float(gated[0, 0, 0]) * std
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -204,17 +206,20 @@ def test_obs_mlp_residual_term_is_the_heads_mean_square_and_weighs_into_the_loss
     is_first = torch.zeros(b, t, dtype=torch.bool)
     is_first[:, 0] = True
 
-    class _Batch:
-        obs, reward, terminated = batch_obs, torch.zeros(b, t), torch.zeros(b, t, dtype=torch.bool)
-
-    _Batch.action, _Batch.is_first = action, is_first
+    batch = SimpleNamespace(
+        obs=batch_obs,
+        action=action,
+        reward=torch.zeros(b, t),
+        is_first=is_first,
+        terminated=torch.zeros(b, t, dtype=torch.bool),
+    )
     plain = build_model("obs-mlp", "tiny", VECTOR).eval()
     weighted = build_model("obs-mlp", "tiny", VECTOR, residual_weight=2.0).eval()
     weighted.load_state_dict(plain.state_dict())
     torch.nn.init.normal_(plain.dynamics.head.weight, generator=gen)  # a head that moves
     weighted.load_state_dict(plain.state_dict())
-    loss0, terms0 = plain.loss(_Batch)
-    loss2, terms2 = weighted.loss(_Batch)
+    loss0, terms0 = plain.loss(batch)
+    loss2, terms2 = weighted.loss(batch)
 
     z = plain.encoder({"state": batch_obs["state"].reshape(b * t, 3)}).reshape(b, t, -1)
     mem = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-2]], 1)

@@ -165,12 +165,17 @@ class GatedMLPDynamics(nn.Module):
         self.gated.weight.copy_(w.to(self.gated.weight)[None].expand_as(self.gated.weight))
         self.action_map_fitted.fill_(True)
 
-    def increments(self, z: Tensor, h: Tensor, a: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The MLP head's increment and the gated action's (None without the gated path), each
-        (M, B, D), from (M, B, D) z, (M, B, D + A) h and (M, B, A) a."""
+    def features(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """The MLP's hidden features x. (M, B, W) from (M, B, D) z, (M, B, D + A) h, (M, B, A) a."""
         x = torch.cat([z, h, a], -1)  # (M, B, d_in)
         for layer in self.layers:
             x = F.silu(layer(x))  # (M, B, W)
+        return x
+
+    def increments(self, z: Tensor, h: Tensor, a: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The MLP head's increment and the gated action's (None without the gated path), each
+        (M, B, D), from (M, B, D) z, (M, B, D + A) h and (M, B, A) a."""
+        x = self.features(z, h, a)
         dz, logit = self.head(x).chunk(2, -1)
         free = dz * torch.sigmoid(logit)
         if self.gate is None or self.gated is None:

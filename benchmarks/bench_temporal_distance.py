@@ -13,14 +13,20 @@ benchmark's), with the goal in the other room, the head's distance to the goal i
 The head is either fitted on a dataset's true states (``--data DATA``, the head the true
 simulator plans with) or a run's (``--run RUN``: its latents of the points' rendered frames).
 
+With ``--plan JSON`` (the output of ``bench_tworoom_planning.py --episodes`` for the same
+``--run``) the door test is also read on the planning benchmark's own layouts, one per pair, and
+crossed with each episode's outcome (``door_by_outcome``): do the failures sit where the head
+misses the door?
+
     python benchmarks/bench_temporal_distance.py --data DATA [--steps N] --out JSON
-    python benchmarks/bench_temporal_distance.py --run RUN --out JSON
+    python benchmarks/bench_temporal_distance.py --run RUN [--plan PLAN_JSON] --out JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -101,6 +107,60 @@ def run_distance(run: Any, phi: Any) -> Any:
     return dist
 
 
+def door_found(dist: Any, task: dict) -> bool:
+    """Whether the head's distance to the goal along the start room's wall face is smallest
+    within the door's rows."""
+    along = wall_points(task)
+    best_y = along[int(np.argmin(dist(task, along, np.asarray(task["goal"], np.float64)))), 1]
+    return bool(abs(best_y - task["door_y"]) <= DOOR_HALF + 0.5)
+
+
+def read_plan(plan_json: Path) -> tuple[str, list[dict], list[dict]]:
+    """A planning benchmark's run row: its label, its pairs' tasks and their episodes."""
+    from forethought.core.errors import ForethoughtError
+
+    if not plan_json.is_file():
+        raise ForethoughtError(
+            f"--plan {plan_json}: no such file; give the JSON of bench_tworoom_planning.py "
+            "--run RUN --episodes"
+        )
+    try:
+        plan = json.loads(plan_json.read_text())
+        rows = [r for r in plan["rows"] if r["row"].startswith("run ") and "episodes" in r]
+        skip, pairs = (int(v) for v in plan["protocol"]["tasks_run"])
+        seed = int(plan["protocol"]["task_seed"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ForethoughtError(
+            f"--plan {plan_json}: not a bench_tworoom_planning.py result (rows, protocol); give "
+            "the JSON of bench_tworoom_planning.py --run RUN --episodes"
+        ) from None
+    if not rows:
+        raise ForethoughtError(
+            f"--plan {plan_json} has no episodes of a run; run bench_tworoom_planning.py "
+            "with --run RUN --episodes"
+        )
+    episodes = rows[0]["episodes"]
+    tasks = two_room_tasks(pairs, seed)[skip:]
+    if len(tasks) != len(episodes):
+        raise ForethoughtError(
+            f"--plan {plan_json}: {len(episodes)} episodes for pairs {skip}..{pairs}; give an "
+            "unmerged bench_tworoom_planning.py --episodes result"
+        )
+    return rows[0]["row"], tasks, episodes
+
+
+def door_by_outcome(dist: Any, plan: tuple[str, list[dict], list[dict]]) -> dict[str, Any]:
+    """Door test on the layouts of a planning benchmark's pairs, crossed with their outcomes."""
+    row, tasks, episodes = plan
+    counts = {"found_success": 0, "found_failure": 0, "missed_success": 0, "missed_failure": 0}
+    for task, ep in zip(tasks, episodes, strict=True):
+        key = ("found" if door_found(dist, task) else "missed") + (
+            "_success" if ep["success"] else "_failure"
+        )
+        counts[key] += 1
+    return {"row": row, "pairs": len(episodes), **counts}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group(required=True)
@@ -109,18 +169,38 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=None, help="fit steps (default: the config's)")
     p.add_argument("--n-step", type=int, default=None, help="TD steps (default: the config's)")
     p.add_argument("--expectile", type=float, default=None, help="default: the config's")
+    p.add_argument("--gamma", type=float, default=None, help="default: the config's")
+    p.add_argument("--width", type=int, default=None, help="hidden width (default: the config's)")
+    p.add_argument("--seed", type=int, default=None, help="fit seed (default: the config's)")
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        help="with --run: a bench_tworoom_planning.py --episodes JSON of this run; crosses the "
+        "door test on its pairs' layouts with their outcomes",
+    )
     p.add_argument("--tasks", type=int, default=100, help="layouts to score (default 100)")
     p.add_argument("--points", type=int, default=50, help="start-room points per layout")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.plan and not args.run:
+        raise SystemExit("--plan needs --run RUN (the run the planning benchmark used)")
+    plan = read_plan(args.plan) if args.plan else None  # checked before the fit
 
     from forethought.eval.temporal import fit_dataset_temporal, fit_run_temporal
 
     overrides = {
         k: v
-        for k, v in (("steps", args.steps), ("n_step", args.n_step), ("expectile", args.expectile))
+        for k, v in (
+            ("steps", args.steps),
+            ("n_step", args.n_step),
+            ("expectile", args.expectile),
+            ("gamma", args.gamma),
+            ("width", args.width),
+            ("seed", args.seed),
+        )
         if v is not None
     }
     cfg = TemporalDistanceConfig(**overrides)
@@ -144,9 +224,7 @@ def main() -> int:
         truth = [path_length(q, goal, task["wall_x"], task["door_y"]) for q in pts]
         rho_t.append(spearmanr(dist(task, pts, goal), truth)[0])
         rho_e.append(spearmanr(np.hypot(*(pts - goal).T), truth)[0])
-        along = wall_points(task)
-        best_y = along[int(np.argmin(dist(task, along, goal))), 1]
-        door.append(abs(best_y - task["door_y"]) <= DOOR_HALF + 0.5)
+        door.append(door_found(dist, task))
     result = {
         "command": "python benchmarks/bench_temporal_distance.py " + " ".join(sys.argv[1:]),
         "source": {"data": args.data} if args.data else {"run": args.run},
@@ -159,11 +237,20 @@ def main() -> int:
         "door_found": round(float(np.mean(door)), 4),
         "machine": machine(),
     }
+    if plan is not None:
+        result["door_by_outcome"] = {"plan": str(args.plan), **door_by_outcome(dist, plan)}
     print(
         f"rank correlation with the shortest path: temporal {result['spearman_temporal']:.3f}, "
         f"straight line {result['spearman_euclid']:.3f}; minimum along the wall at the door "
         f"in {100 * result['door_found']:.0f}% of {args.tasks} layouts (fit {fit_s:.0f}s)"
     )
+    if args.plan:
+        c = result["door_by_outcome"]
+        print(
+            f"on the {c['pairs']} planning pairs: door found {c['found_success']} succeeded / "
+            f"{c['found_failure']} failed; door missed {c['missed_success']} succeeded / "
+            f"{c['missed_failure']} failed"
+        )
     write_result(args.out, result)
     return 0
 

@@ -36,6 +36,8 @@ def test_second_call_loads_the_same_head_without_fitting(tmp_path):
     z = torch.randn(7, 5)
     torch.testing.assert_close(first(z), second(z))
     assert len(list((tmp_path / HEADS_DIR).glob("*.safetensors"))) == 1
+    for head in (first, second):  # fitted or loaded, a head comes back frozen
+        assert not head.training and not any(p.requires_grad for p in head.parameters())
 
 
 def test_other_settings_checkpoint_or_weights_fit_a_new_head(tmp_path):

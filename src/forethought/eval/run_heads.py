@@ -76,6 +76,7 @@ def cached_mlp_head(
 ) -> MLPHead:
     """The :class:`MLPHead` ``kind`` of ``run`` fitted with ``settings``: loaded from
     ``RUN/heads/`` when cached there, else ``fit()`` and stored (atomically) for next time.
+    Either way the head comes back frozen (eval mode, gradients off), like a fitted artefact.
 
     A run directory that cannot be written (read-only) still gets its head, just uncached.
     """
@@ -83,8 +84,8 @@ def cached_mlp_head(
     weights, header = _paths(run, kind, key)
     head = _load_mlp(weights, header, key)
     if head is not None:
-        return head
-    head = fit()
+        return head.requires_grad_(False)
+    head = fit().eval().requires_grad_(False)
     if not isinstance(head, MLPHead):  # only MLP heads are cached
         return head
     meta = {

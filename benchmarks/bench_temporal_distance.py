@@ -191,17 +191,10 @@ def main() -> int:
 
     from forethought.eval.temporal import fit_dataset_temporal, fit_run_temporal
 
-    overrides = {
-        k: v
-        for k, v in (
-            ("steps", args.steps),
-            ("n_step", args.n_step),
-            ("expectile", args.expectile),
-            ("gamma", args.gamma),
-            ("width", args.width),
-            ("seed", args.seed),
-        )
-        if v is not None
+    overrides = {  # the fit flags are named after the config's fields
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TemporalDistanceConfig)
+        if getattr(args, f.name, None) is not None
     }
     cfg = TemporalDistanceConfig(**overrides)
     start = time.time()
@@ -244,7 +237,7 @@ def main() -> int:
         f"straight line {result['spearman_euclid']:.3f}; minimum along the wall at the door "
         f"in {100 * result['door_found']:.0f}% of {args.tasks} layouts (fit {fit_s:.0f}s)"
     )
-    if args.plan:
+    if plan is not None:
         c = result["door_by_outcome"]
         print(
             f"on the {c['pairs']} planning pairs: door found {c['found_success']} succeeded / "

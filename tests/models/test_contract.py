@@ -215,7 +215,6 @@ def test_obs_mlp_residual_term_is_the_heads_mean_square_and_weighs_into_the_loss
     )
     plain = build_model("obs-mlp", "tiny", VECTOR).eval()
     weighted = build_model("obs-mlp", "tiny", VECTOR, residual_weight=2.0).eval()
-    weighted.load_state_dict(plain.state_dict())
     torch.nn.init.normal_(plain.dynamics.head.weight, generator=gen)  # a head that moves
     weighted.load_state_dict(plain.state_dict())
     loss0, terms0 = plain.loss(batch)

@@ -111,6 +111,11 @@ class PredictionErrors:
     residual: Tensor
 
 
+def _advance(z: Tensor, free: Tensor, gated: Tensor | None) -> Tensor:
+    """The next latent from z and the increments of :meth:`GatedMLPDynamics.increments`."""
+    return z + free if gated is None else z + free + gated
+
+
 class GatedMLPDynamics(nn.Module):
     """M members of z + g_h * head(x) (+ W_g (sigmoid(G x) * a)), x = MLP([z, h, a])."""
 
@@ -184,8 +189,7 @@ class GatedMLPDynamics(nn.Module):
 
     def forward(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
         """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
-        free, gated = self.increments(z, h, a)
-        return z + free if gated is None else z + free + gated
+        return _advance(z, *self.increments(z, h, a))
 
     def rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
         """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D)."""
@@ -231,8 +235,7 @@ class GatedMLPDynamics(nn.Module):
 
         z_in = members(z[:, :-1])
         free, gated = self.increments(z_in, members(mem), members(a[:, 1:]))
-        pred = z_in + free if gated is None else z_in + free + gated
-        pred = pred.reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
+        pred = _advance(z_in, free, gated).reshape(m, b, t - 1, -1)  # (M, B, T-1, D)
         err1 = (pred - target[None, :, 1:]).square().mean(-1)  # (M, B, T-1)
         loss_one = masked_mean(err1, keep[None, :, 1:])
         residual = masked_mean(free.reshape(m, b, t - 1, -1).square().mean(-1), keep[None, :, 1:])

@@ -7,8 +7,9 @@ real observation. From that belief, three pushes into the wall (straight, and at
 box's corners with a full y component toward or away from the door) are each split, for their
 first step, into the model's two increments (the MLP head's and the gated action path's, in px
 along x) with the action gate of the x entry, and held for ``--steps`` imagined steps: how far
-into the wall (px beyond the true stop) the imagined agent ends, and whether it ends in the
-other room. The env stops each of these steps in full: the agent does not move.
+into the wall (px beyond the true stop) and along it (px from the stop's row: a slide) the
+imagined agent ends, and whether it ends in the other room. The env stops each of these steps in
+full: the agent does not move, so both distances are 0 in the real world.
 
 Works for ``obs-mlp`` runs on TwoRoom states (the latent is the standardized state, so px are
 read without a probe). See docs/models.md, "A penalty on the head".
@@ -84,6 +85,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         return round(float(np.median(values)), 4)
 
     into = {k: median([r["into_wall_px"][k] for r in rows]) for k in rows[0]["into_wall_px"]}
+    along = {k: median([r["along_wall_px"][k] for r in rows]) for k in rows[0]["along_wall_px"]}
     out = {
         "pushes": len(rows),
         "gate_closed_share": round(float(np.mean([r["gate"] < 0.5 for r in rows])), 3),
@@ -92,6 +94,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         "gated_px_median": median([r["gated_px"] for r in rows]),
         "into_wall_px_max": {k: round(max(r["into_wall_px"][k] for r in rows), 3) for k in into},
         "into_wall_px_median": into,
+        "along_wall_px_median": along,
+        "along_wall_px_max": {k: round(max(r["along_wall_px"][k] for r in rows), 3) for k in along},
         "crossed": sum(r["crossed"] for r in rows),
     }
     print(
@@ -99,7 +103,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         f"gate closed in {out['gate_closed_share']:.0%} "
         f"(median gate {out['gate_median']}, head {out['head_px_median']} px + gated "
         f"{out['gated_px_median']} px toward the wall); imagined into the wall, median "
-        f"{into} px, max {out['into_wall_px_max']}; {out['crossed']} end in the other room"
+        f"{into} px, max {out['into_wall_px_max']}; along it, median {along} px; "
+        f"{out['crossed']} end in the other room"
     )
     return out
 
@@ -113,13 +118,16 @@ def push_row(
     actions = torch.from_numpy(push)[None, None].expand(1, steps, 2).contiguous()
     with torch.no_grad():
         z = model.imagine(belief, actions).latents[0]  # (H, D)
-    x = (z[:, 0] * model.encoder.std[0] + model.encoder.mean[0]).double().numpy()  # (H,)
+    xy = (z[:, :2] * model.encoder.std[:2] + model.encoder.mean[:2]).double().numpy()  # (H, 2)
+    x, y0 = xy[:, 0], float(belief.z[0, 1] * model.encoder.std[1] + model.encoder.mean[1])
     room = which_room(stop_x, task["wall_x"])
     return {
         "gate": gate,
         "head_px": side * head,  # toward the wall: +
         "gated_px": side * gated,
         "into_wall_px": {k: float(side * (x[k - 1] - stop_x)) for k in (10, 30, 60) if k <= steps},
+        # The env stops a step into the wall whole: any imagined move along it is a slide.
+        "along_wall_px": {k: float(abs(xy[k - 1, 1] - y0)) for k in (10, 30, 60) if k <= steps},
         "crossed": which_room(float(x[-1]), task["wall_x"]) == -room,
     }
 

@@ -10,9 +10,10 @@ room; failed otherwise; succeeded):
 
 - plans at the wall, and the share whose imagined path enters the other room through the wall
   outside the door (a leak: the env stops every such path);
-- for the plans whose executed steps the env blocked (the agent did not move), the imagined move
-  over those steps into the wall and along it. The env stops a step into the wall whole, so both
-  are 0 in the real world; a move along the wall is a slide the env does not have.
+- for the plans the env blocked (the agent ended their executed steps where it started), the
+  imagined move over those steps into the wall and along it. The env stops a step into the
+  wall whole, so both are 0 in the real world; a move along the wall is a slide the env does not
+  have.
 
 Needs a run whose data carries TwoRoom's states (``--obs both``: the probe). The episodes and
 their outcomes are the planning benchmark's (``bench_tworoom_planning.py`` with the same flags).
@@ -56,7 +57,6 @@ class PlanRecorder:
 
     def __init__(self, agent: Any) -> None:
         self.agent, self.plans, self._seen = agent, [], None
-        self._pos: np.ndarray | None = None
 
     @property
     def plan_times(self) -> list[float]:
@@ -109,7 +109,7 @@ def wall_rows(task: dict, plans: list, probe: Any, sim: Any, near: float) -> lis
 
 
 def summarize(rows: list[dict], episodes: int) -> dict[str, Any]:
-    """Counts, the leak share, and medians / p90 of the blocked plans' imagined moves; printed."""
+    """Counts, the leak share, and medians / p90 of the blocked plans' imagined moves."""
     blocked = [r for r in rows if "into_px" in r]
 
     def quantiles(key: str) -> list[float]:

@@ -4,9 +4,9 @@ Runs the planning benchmark's 200 pairs with the 60-step search of docs/benchmar
 128x2 over 60 steps held 6, 6 actions per plan, last-step L2 + ``--mean-weight`` x mean of the
 temporal goal cost read every 6th step, ``--deadline``) and records every plan. For each plan made
 with the agent at the middle wall's face in its start room (within ``--near`` px), the run's
-state probe reads the imagined path, and the plan's actions also run in the true simulator from
-the agent's position. Reported per episode outcome (failed pressed on the middle wall in the start
-room; failed otherwise; succeeded):
+state probe reads the imagined path, and the plan's actions also run from the agent's true state
+in ``TwoRoomSimModel`` (the env's exact dynamics). Reported per episode outcome (failed pressed
+on the middle wall in the start room; failed otherwise; succeeded):
 
 - plans at the wall, and the share whose imagined path enters the other room through the wall
   outside the door (a leak: the env stops every such path);
@@ -46,14 +46,15 @@ from forethought.eval.goals import (
     two_room_tasks,
 )
 from forethought.eval.offline import fit_run_probe
+from forethought.planning import TwoRoomSimModel
 from forethought.training.load import load_run
 
 HORIZON, HOLD, EXECUTE, STRIDE, STEPS = 60, 6, 6, 6, 200  # the 60-step search of the benchmark
 
 
 class PlanRecorder:
-    """An agent's stand-in that records, for each fresh plan, the agent's true (x, y) and the
-    plan's actions; everything else goes to the agent."""
+    """An agent's stand-in that records, for each fresh plan, the true state it was made in, its
+    actions and their imagined latents; everything else goes to the agent."""
 
     def __init__(self, agent: Any) -> None:
         self.agent, self.plans, self._seen = agent, [], None
@@ -66,42 +67,41 @@ class PlanRecorder:
         self.agent.reset(obs)
 
     def act(self, obs: Any, prev_action: Any = None) -> Any:
-        pos = np.asarray(obs["state"], dtype=np.float64)[:2]  # (2,)
+        state = torch.as_tensor(obs["state"]).float()  # (4,) [x, y, wall_x, door_y]
         action = self.agent.act(obs, prev_action)
         result = self.agent.last_result
         if result is not self._seen:  # this call planned
             self._seen = result
             with torch.no_grad():
                 latents = self.agent.model.imagine(self.agent.belief, result.actions[None])
-            self.plans.append((pos, result.actions.numpy(), latents.latents[0]))
+            self.plans.append((state, result.actions, latents.latents[0]))
         return action
 
 
-def true_path(sim: Any, task: dict, pos: np.ndarray, actions: np.ndarray) -> np.ndarray | None:
-    """(H, 2) positions of ``actions`` run in the true env from ``pos`` (None: not a free start)."""
-    try:
-        sim.reset(options={**task, "start": pos})
-    except ValueError:
-        return None
-    return np.array([sim.step(a)[-1]["state"][:2] for a in actions], dtype=np.float64)
+def true_path(sim: TwoRoomSimModel, state: torch.Tensor, actions: torch.Tensor) -> np.ndarray:
+    """(H, 2) true positions of (H, 2) ``actions`` from the (4,) ``state``."""
+    first = torch.ones(1, dtype=torch.bool)
+    belief = sim.observe(sim.initial(1), {"state": state[None]}, torch.zeros(1, 2), first)
+    return sim.imagine(belief, actions[None]).latents[0, :, :2].double().numpy()
 
 
-def wall_rows(task: dict, plans: list, probe: Any, sim: Any, near: float) -> list[dict]:
+def wall_rows(task: dict, plans: list, probe: Any, sim: TwoRoomSimModel, near: float) -> list:
     """One row per plan made at the middle wall's face in the start room."""
     wall, door = float(task["wall_x"]), float(task["door_y"])
     side = float(np.sign(task["start"][0] - wall))  # -1: the left room
     face = wall + side * (WALL_HALF + 0.5)
     rows = []
-    for pos, actions, latents in plans:
+    for state, actions, latents in plans:
+        pos = state[:2].double().numpy()  # (2,)
         if side * (pos[0] - face) > near or side * (pos[0] - wall) <= 0:
             continue
         with torch.no_grad():
             imagined = probe(latents).double().numpy()  # (H, 2)
         crossed = np.nonzero(side * (imagined[:, 0] - wall) < 0)[0]
         leak = bool(len(crossed)) and abs(imagined[crossed[0], 1] - door) > DOOR_HALF + 0.5
-        real = true_path(sim, task, pos, actions)
+        real = true_path(sim, state, actions)
         row: dict[str, Any] = {"leak": leak}
-        if real is not None and np.abs(real[EXECUTE - 1] - pos).max() < 1e-2:  # blocked
+        if np.abs(real[EXECUTE - 1] - pos).max() < 1e-2:  # blocked
             row["into_px"] = float(-side * (imagined[EXECUTE - 1, 0] - pos[0]))
             row["along_px"] = float(abs(imagined[EXECUTE - 1, 1] - pos[1]))
         rows.append(row)
@@ -149,8 +149,7 @@ def main() -> int:
     model, readout = load_goal_model(args.run, TWO_ROOM, "temporal")
     probe = fit_run_probe(load_run(args.run))
     env_fn = lambda: make_env(TWO_ROOM, obs="both")  # noqa: E731
-    sim = env_fn()
-    planner = budget_planner("icem", sim.action_space, HORIZON, 128, 2, HOLD)
+    planner = budget_planner("icem", env_fn().action_space, HORIZON, 128, 2, HOLD)
     objective = goal_objective("last", "l2", args.mean_weight, readout, 0.0, STRIDE)
     make_agent = goal_agent_factory(model, planner, EXECUTE, objective, step_budget=STEPS)
     recorders: list[PlanRecorder] = []
@@ -163,14 +162,14 @@ def main() -> int:
     with torch.no_grad():
         result = evaluate_planning(env_fn, recorded, tasks, STEPS)
     print(f"{result.summary()}; failures {two_room_failures(tasks, result.episodes)}")
-    groups: dict[str, tuple[list[dict], int]] = {}
+    sim = TwoRoomSimModel()
+    rows: dict[str, list[dict]] = {}
+    episodes: dict[str, int] = {}
     for task, episode, rec in zip(tasks, result.episodes, recorders, strict=True):
-        rows, n = groups.get(outcome(task, episode), ([], 0))
-        groups[outcome(task, episode)] = (
-            rows + wall_rows(task, rec.plans, probe, sim, args.near),
-            n + 1,
-        )
-    summary = {kind: summarize(rows, n) for kind, (rows, n) in sorted(groups.items())}
+        kind = outcome(task, episode)
+        rows.setdefault(kind, []).extend(wall_rows(task, rec.plans, probe, sim, args.near))
+        episodes[kind] = episodes.get(kind, 0) + 1
+    summary = {kind: summarize(rows[kind], episodes[kind]) for kind in sorted(rows)}
     for kind, s in summary.items():
         print(
             f"{kind}: {s['episodes']} episodes, {s['plans_at_wall']} plans at the wall, "

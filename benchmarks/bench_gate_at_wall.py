@@ -118,8 +118,9 @@ def push_row(
     actions = torch.from_numpy(push)[None, None].expand(1, steps, 2).contiguous()
     with torch.no_grad():
         z = model.imagine(belief, actions).latents[0]  # (H, D)
-    xy = (z[:, :2] * model.encoder.std[:2] + model.encoder.mean[:2]).double().numpy()  # (H, 2)
-    x, y0 = xy[:, 0], float(belief.z[0, 1] * model.encoder.std[1] + model.encoder.mean[1])
+    std, mean = model.encoder.std[:2], model.encoder.mean[:2]
+    xy = (z[:, :2] * std + mean).double().numpy()  # (H, 2) imagined px
+    x, y0 = xy[:, 0], float(belief.z[0, 1] * std[1] + mean[1])
     room = which_room(stop_x, task["wall_x"])
     return {
         "gate": gate,

@@ -135,6 +135,15 @@ def test_the_schedule_restarts_at_the_switch():
     assert lr_at(timed, 99, 40.0, origin=(9, 20.0)) == pytest.approx(0.5 * (1e-2 + 1e-3))
 
 
+def test_latent_lr_sets_the_frozen_phase_peak_only():
+    cfg = small_cfg(steps=100, warmup_steps=5, lr=1e-2, min_lr_ratio=0.1, latent_lr=2e-3)
+    assert lr_at(cfg, 5) == pytest.approx(1e-2)  # end to end: --lr
+    assert lr_at(cfg, 45, origin=(40, 0.0)) == pytest.approx(2e-3)  # frozen: its own peak
+    assert lr_at(cfg, 100, origin=(40, 0.0)) == pytest.approx(2e-4)  # and its own floor
+    with pytest.raises(ForethoughtError, match="latent_lr"):
+        small_cfg(latent_lr=0.0)
+
+
 def test_encoder_share_is_validated():
     with pytest.raises(ForethoughtError, match="encoder_share must be in"):
         small_cfg(encoder_share=1.0)

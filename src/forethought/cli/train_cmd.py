@@ -25,6 +25,7 @@ SETTINGS = {
     "encoder_share": "encoder_share",
     "latent_batch_size": "latent_batch_size",
     "latent_window": "latent_window",
+    "latent_lr": "latent_lr",
 }
 
 
@@ -67,6 +68,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="rows per window once frozen (default: --window); longer open-loop rollouts",
+    )
+    p.add_argument(
+        "--latent-lr",
+        type=float,
+        default=None,
+        help="peak learning rate once frozen (default: --lr); open-loop rollouts on cached "
+        "latents can diverge at a rate the end-to-end phase takes",
     )
     p.add_argument(
         "--obs-keys", default=None, help="observation keys the model reads, e.g. pixels (all)"

@@ -63,6 +63,7 @@ class TrainConfig:
     # encoder is frozen and the predictor trains on cached latents (None: end to end throughout)
     latent_batch_size: int = 512  # windows per step once the encoder is frozen
     latent_window: int | None = None  # rows per window once the encoder is frozen (None: window)
+    latent_lr: float | None = None  # peak learning rate once the encoder is frozen (None: lr)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -111,6 +112,8 @@ class TrainConfig:
         _at_least(self.latent_batch_size, 1, "latent_batch_size")
         if self.latent_window is not None:
             _at_least(self.latent_window, 2, "latent_window")
+        if self.latent_lr is not None:
+            _positive(self.latent_lr, "latent_lr", "--latent-lr, e.g. 1e-3")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

@@ -31,27 +31,31 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.betas)
 
 
-def lr_at(cfg: TrainConfig, step: int, elapsed_s: float = 0.0, origin: Origin = (0, 0.0)) -> float:
+def lr_at(
+    cfg: TrainConfig, step: int, elapsed_s: float = 0.0, origin: Origin | None = None
+) -> float:
     """The learning rate for optimizer step ``step`` (0-based).
 
     Linear warmup ``lr * (step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then a
     cosine from ``lr`` to ``lr * min_lr_ratio``. The cosine's progress is the fraction of the steps
     after warmup taken, or with a time budget the fraction of ``time_budget_s`` spent.
 
-    A phase that starts with a fresh optimizer at (step, elapsed seconds) ``origin`` gets its own
-    warmup and a cosine over the rest of the budget.
+    A phase that starts with a fresh optimizer at (step, elapsed seconds) ``origin`` (the
+    frozen-encoder phase) gets its own warmup and a cosine over the rest of the budget, from
+    ``latent_lr`` when set.
     """
-    step0, t0 = origin
+    step0, t0 = origin or (0, 0.0)
     step -= step0
+    peak = cfg.latent_lr if origin is not None and cfg.latent_lr is not None else cfg.lr
     if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
+        return peak * (step + 1) / cfg.warmup_steps
     if cfg.steps is not None:
         progress = (step - cfg.warmup_steps) / max(1, cfg.steps - step0 - cfg.warmup_steps)
     else:
         progress = (elapsed_s - t0) / max(1e-9, float(cfg.time_budget_s) - t0)
     progress = min(max(progress, 0.0), 1.0)
-    floor = cfg.lr * cfg.min_lr_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    floor = peak * cfg.min_lr_ratio
+    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class EmaWeights:

@@ -197,7 +197,7 @@ class Trainer:
                     stopped = self._stop_reason(elapsed, slowest, stop_at)
                     if stopped:
                         break
-                    lr = lr_at(cfg, self.step, elapsed, self.latent_phase_from or (0, 0.0))
+                    lr = lr_at(cfg, self.step, elapsed, self.latent_phase_from)
                     acc.add(self._guarded_update(lr))
                     self.step += 1
                     do_val = bool(self.val_batches) and self.step % cfg.val_every == 0

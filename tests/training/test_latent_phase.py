@@ -135,6 +135,19 @@ def test_the_schedule_restarts_at_the_switch():
     assert lr_at(timed, 99, 40.0, origin=(9, 20.0)) == pytest.approx(0.5 * (1e-2 + 1e-3))
 
 
+class NanOnceFrozen(TinyLatentModel):
+    def latent_loss(self, z, action, is_first):
+        pred, terms = super().latent_loss(z, action, is_first)
+        return pred * float("nan"), terms
+
+
+def test_a_non_finite_frozen_phase_points_at_its_own_rate(linear_data, tmp_path):
+    with pytest.raises(ForethoughtError) as e:
+        _train(linear_data, tmp_path / "run", _cfg(), lambda ds: NanOnceFrozen())
+    msg = str(e.value)
+    assert "step 21" in msg and "step_00000020.json" in msg and msg.endswith("--latent-lr")
+
+
 def test_latent_lr_sets_the_frozen_phase_peak_only():
     cfg = small_cfg(steps=100, warmup_steps=5, lr=1e-2, min_lr_ratio=0.1, latent_lr=2e-3)
     assert lr_at(cfg, 5) == pytest.approx(1e-2)  # end to end: --lr

@@ -94,6 +94,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(linear_data, t
         _train(linear_data, out, small_cfg(ckpt_every=5), exploding)
     msg = _one_line(e)
     assert "step 13" in msg and "term 'mse'" in msg and "step_00000010.json" in msg
+    assert msg.endswith("try a lower --lr")
     ckpt = load_checkpoint(out)
     assert ckpt.info.step == 10
     assert all(torch.isfinite(v).all() for v in ckpt.model.values())

@@ -285,7 +285,7 @@ class Trainer:
         if bad:
             raise ForethoughtError(
                 f"loss went non-finite at step {self.step + 1}: term '{bad[0]}' = "
-                f"{floats[bad[0]]}; stopped without saving. {self._last_good()}; try a lower --lr"
+                f"{floats[bad[0]]}; stopped without saving. {self._last_good()}; {self._lower_lr()}"
             )
         self._updating = True
         self.optimizer.zero_grad(set_to_none=True)
@@ -298,7 +298,7 @@ class Trainer:
             raise ForethoughtError(
                 f"gradient norm went non-finite at step {self.step + 1} (loss "
                 f"{floats['loss']:.4g}); stopped without saving. {self._last_good()}; "
-                "try a lower --lr"
+                f"{self._lower_lr()}"
             )
         self.optimizer.step()
         if self.ema is not None:
@@ -361,6 +361,10 @@ class Trainer:
             f"{latents.shape[1]} dims in {time.perf_counter() - t0:.1f}s; the predictor trains "
             f"on them in batches of {self.cfg.latent_batch_size} windows of {window} rows"
         )
+
+    def _lower_lr(self) -> str:
+        flag = "--latent-lr" if self.latent_phase_from is not None else "--lr"
+        return f"try a lower {flag}"
 
     def _last_good(self) -> str:
         if self.last_checkpoint is None:

@@ -8,6 +8,7 @@ import torch
 
 from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
+from forethought.data.sampler import WindowSampler
 from forethought.training import load_checkpoint, train
 from forethought.training.latent_phase import (
     LatentPhaseModel,
@@ -103,6 +104,18 @@ def test_a_model_without_the_phase_is_refused_in_one_line(linear_data, tmp_path)
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
     assert isinstance(TinyLatentModel(), LatentPhaseModel)
     assert not isinstance(TinyModel(), LatentPhaseModel)
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_the_cache_reads_rows_from_the_sampler_as_from_the_file(linear_data, in_memory):
+    model = TinyLatentModel()
+    with Dataset(linear_data) as ds:
+        sampler = WindowSampler(ds, 6, 4, obs_keys=("state",), in_memory=in_memory)
+        assert sampler.n_steps == ds.n_steps
+        assert np.array_equal(sampler.read("obs/state", 3, 50), ds.read("obs/state", 3, 50))
+        from_file = cache_latents(model, ds, ("state",), torch.device("cpu"))
+        from_sampler = cache_latents(model, sampler, ("state",), torch.device("cpu"))
+    assert torch.equal(from_file, from_sampler)
 
 
 def test_latent_windows_stay_inside_training_episodes(linear_data):

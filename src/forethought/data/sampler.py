@@ -140,6 +140,18 @@ class WindowSampler:
         """Continue drawing from a state given by :meth:`rng_state`."""
         self._rng.bit_generator.state = state
 
+    def read(self, key: str, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo:hi`` of one field (``obs/<name>``, ``action``, ...): from memory when the
+        sampler holds the data, so a pass over every row does not decompress the file again."""
+        if self.in_memory and key in self._arrays:
+            return self._arrays[key][lo:hi]
+        return self.dataset.read(key, lo, hi)
+
+    @property
+    def n_steps(self) -> int:
+        """Rows in the whole dataset (not only the sampled episodes)."""
+        return self.dataset.n_steps
+
     def sample(self) -> WindowBatch:
         """One batch of windows, drawn uniformly with replacement."""
         if self.in_memory:

@@ -85,9 +85,18 @@ class LatentBatch:
         return LatentBatch(self.z.to(device), self.action.to(device), self.is_first.to(device))
 
 
+class RowSource(Protocol):
+    """Rows of a dataset by key: a :class:`Dataset`, or a ``WindowSampler`` that holds them."""
+
+    @property
+    def n_steps(self) -> int: ...
+
+    def read(self, key: str, lo: int, hi: int) -> np.ndarray: ...
+
+
 @torch.no_grad()
 def cache_latents(
-    model: LatentPhaseModel, dataset: Dataset, obs_keys: tuple[str, ...], device: torch.device
+    model: LatentPhaseModel, dataset: RowSource, obs_keys: tuple[str, ...], device: torch.device
 ) -> Tensor:
     """The latent of every row of ``dataset``, encoded in chunks. (N, D) float32 on the CPU.
 

@@ -341,7 +341,7 @@ class Trainer:
         model.freeze_encoder()
         self.model.eval()
         sampler = self.window_sampler
-        latents = cache_latents(model, sampler.dataset, sampler.obs_keys, self.device)
+        latents = cache_latents(model, sampler, sampler.obs_keys, self.device)
         self.val_batches = [encode_windows(model, b, self.device) for b in self.val_batches]
         self.model.train()
         window = self.cfg.latent_window or self.cfg.window

@@ -148,7 +148,7 @@ def test_the_schedule_restarts_at_the_switch():
     assert lr_at(timed, 99, 40.0, origin=(9, 20.0)) == pytest.approx(0.5 * (1e-2 + 1e-3))
 
 
-class NanOnceFrozen(TinyLatentModel):
+class NanWhenFrozen(TinyLatentModel):
     def latent_loss(self, z, action, is_first):
         pred, terms = super().latent_loss(z, action, is_first)
         return pred * float("nan"), terms
@@ -156,7 +156,7 @@ class NanOnceFrozen(TinyLatentModel):
 
 def test_a_non_finite_frozen_phase_points_at_its_own_rate(linear_data, tmp_path):
     with pytest.raises(ForethoughtError) as e:
-        _train(linear_data, tmp_path / "run", _cfg(), lambda ds: NanOnceFrozen())
+        _train(linear_data, tmp_path / "run", _cfg(), lambda ds: NanWhenFrozen())
     msg = str(e.value)
     assert "step 21" in msg and "step_00000020.json" in msg and msg.endswith("--latent-lr")
 

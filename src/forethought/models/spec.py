@@ -28,11 +28,17 @@ class _MetaLike(Protocol):
     action_space: dict[str, Any]
 
 
-class _DatasetLike(Protocol):
-    meta: _MetaLike
-    n_steps: int
+class RowSource(Protocol):
+    """Rows of a dataset by key: a ``Dataset``, or a ``WindowSampler`` that holds them."""
+
+    @property
+    def n_steps(self) -> int: ...
 
     def read(self, key: str, lo: int, hi: int) -> np.ndarray: ...
+
+
+class _DatasetLike(RowSource, Protocol):
+    meta: _MetaLike
 
 
 @dataclass(frozen=True)

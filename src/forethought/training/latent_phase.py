@@ -23,6 +23,7 @@ from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowBatch, valid_window_starts
 from forethought.models.base import Obs
+from forethought.models.spec import RowSource
 
 CACHE_CHUNK_ROWS = 4096
 """Rows read and encoded at a time while building the cache (bounds memory for image data)."""
@@ -83,15 +84,6 @@ class LatentBatch:
 
     def to(self, device: torch.device | str) -> LatentBatch:
         return LatentBatch(self.z.to(device), self.action.to(device), self.is_first.to(device))
-
-
-class RowSource(Protocol):
-    """Rows of a dataset by key: a :class:`Dataset`, or a ``WindowSampler`` that holds them."""
-
-    @property
-    def n_steps(self) -> int: ...
-
-    def read(self, key: str, lo: int, hi: int) -> np.ndarray: ...
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from forethought.core import allocator
 from forethought.core.errors import ForethoughtError
 from forethought.data.reader import Dataset
 from forethought.data.sampler import WindowSampler
@@ -177,3 +178,32 @@ def test_encoder_share_is_validated():
         small_cfg(encoder_share=0.5, ema_decay=0.99)
     with pytest.raises(ForethoughtError, match="latent_window must be an integer >= 2"):
         small_cfg(encoder_share=0.5, latent_window=1)
+
+
+class _RecordsAllocator(TinyLatentModel):
+    """Records whether freed memory is kept at each training loss and at the cache build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept_in_loss: list[bool] = []
+        self.kept_in_cache: list[bool] = []
+
+    def loss(self, batch):
+        self.kept_in_loss.append(allocator.is_kept())
+        return super().loss(batch)
+
+    def encode_goal(self, obs):
+        if not self.training and not self.encoder.weight.requires_grad:  # frozen: the cache
+            self.kept_in_cache.append(allocator.is_kept())
+        return super().encode_goal(obs)
+
+
+def test_freed_memory_is_kept_end_to_end_only(linear_data, tmp_path):
+    model = _RecordsAllocator()
+    if not allocator.keep_freed_memory():
+        pytest.skip("the allocator setting needs glibc")
+    allocator.return_freed_memory()
+    _train(linear_data, tmp_path / "run", _cfg(), factory=lambda ds: model)
+    assert model.kept_in_loss and all(model.kept_in_loss)  # the end-to-end steps
+    assert model.kept_in_cache and not any(model.kept_in_cache)  # the chunked cache build
+    assert not allocator.is_kept()  # and the defaults once training stops

@@ -9,9 +9,10 @@ next step reuses them. Measured on the 2-core machine (2026-12-02, 2 threads, 64
 TwoRoom frames, AdamW, median of 30 steps): ``keypoint-mlp small`` 391 -> 189 ms a step and
 ``jepa small`` 292 -> 204 ms (``docs/models.md``, "Training throughput").
 
-Only for the repeated training step: encoding a dataset in chunks under the same setting grew the
-heap chunk by chunk (a 201,000-frame TwoRoom cache peaked at 7.7-9.6 GB instead of 2.9 GB), so the
-trainer returns to the default (:func:`return_freed_memory`) before it builds a cache and when it
+The trainer keeps it for the end-to-end steps and the frozen-encoder cache build, which writes
+each chunk's latents into one preallocated tensor (small per-chunk results left above each chunk's
+freed temporaries pinned the heap: a 201,000-frame TwoRoom cache peaked at 9.6 GB that way), and
+returns to the defaults (:func:`return_freed_memory`) for the cached-latent steps and when it
 stops. Set ``FORETHOUGHT_KEEP_FREED_MEMORY=0`` to leave the allocator alone.
 """
 

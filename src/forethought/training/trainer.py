@@ -343,12 +343,12 @@ class Trainer:
         (the step and elapsed seconds of the switch), and windows from the latent sampler."""
         model: LatentPhaseModel = self.model  # type: ignore[assignment]  # checked in __init__
         t0 = time.perf_counter()
-        return_freed_memory()  # kept, the heap grows chunk by chunk while the cache builds
         model.freeze_encoder()
         self.model.eval()
         sampler = self.window_sampler
         latents = cache_latents(model, sampler, sampler.obs_keys, self.device)
         self.val_batches = [encode_windows(model, b, self.device) for b in self.val_batches]
+        return_freed_memory()  # the cached-latent steps are small tensors: defaults again
         self.model.train()
         window = self.cfg.latent_window or self.cfg.window
         self.train_sampler = LatentWindowSampler(

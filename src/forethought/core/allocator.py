@@ -1,4 +1,4 @@
-"""Keep freed memory in the process while a pixel model trains end to end.
+"""Keep freed memory in the process while a pixel model trains end to end and builds its cache.
 
 glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh ``mmap`` and
 hands it back with ``munmap`` when freed. A pixel model's training step allocates several such
@@ -21,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
 KEPT_TRIM_THRESHOLD = 1 << 30
@@ -60,6 +62,17 @@ def return_freed_memory() -> None:
     libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
     libc.malloc_trim(0)
     _kept = False
+
+
+@contextmanager
+def freed_memory_kept(keep: bool = True) -> Iterator[None]:
+    """Keep freed memory (when ``keep``) inside the block; the defaults again however it ends."""
+    if keep:
+        keep_freed_memory()
+    try:
+        yield
+    finally:
+        return_freed_memory()
 
 
 def is_kept() -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from forethought.core.allocator import keep_freed_memory, return_freed_memory
+from forethought.core.allocator import freed_memory_kept, return_freed_memory
 from forethought.core.errors import ForethoughtError
 from forethought.data.sampler import WindowBatch, WindowSampler
 from forethought.training.checkpoint import Checkpoint, CheckpointInfo, save_checkpoint
@@ -186,9 +184,8 @@ class Trainer:
         total = cfg.time_budget_s if cfg.steps is None else cfg.steps
         logger = MetricsLogger(self.run.metrics, self.run.tb, self.resumed_from, self.note)
         bar = TrainProgress("train", float(total), cfg.steps is None, self.progress)
-        if self.latent_phase_from is None:
-            keep_freed_memory()  # about twice the speed of a pixel step (core/allocator.py)
-        with logger, bar, _returning_freed_memory():
+        # freed memory kept until the cache is built: about twice the speed of a pixel step
+        with logger, bar, freed_memory_kept(self.latent_phase_from is None):
             try:
                 t_iter, slowest = t0, 0.0  # a decaying max of iteration times (logs, checkpoints)
                 while True:
@@ -383,12 +380,3 @@ def _loss(model: nn.Module, batch: WindowBatch | LatentBatch) -> tuple[torch.Ten
     if isinstance(batch, LatentBatch):
         return model.latent_loss(batch.z, batch.action, batch.is_first)  # type: ignore[operator]
     return model.loss(batch)
-
-
-@contextmanager
-def _returning_freed_memory() -> Iterator[None]:
-    """Give the allocator back its defaults however training ends."""
-    try:
-        yield
-    finally:
-        return_freed_memory()

@@ -25,6 +25,8 @@ TINY = [
     "8",
     "--planner-iterations",
     "1",
+    "--temporal-steps",
+    "50",
     "--videos",
     "0",
 ]
@@ -55,25 +57,62 @@ def test_quickstart_refuses_bad_sizes_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and "--pairs >= 1" in err[0], err
 
 
-def test_quickstart_trains_with_the_frozen_encoder_phase(tmp_path):
+def parse(tmp_path, *flags: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     quickstart_cmd.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["quickstart", "--out", str(tmp_path), "--encoder-share", "0.4"])
-    train = dict(quickstart_cmd.stages(args))["train"]
-    flags = dict(zip(train[2::2], train[3::2], strict=False))
-    assert flags["--encoder-share"] == "0.4"
-    assert flags["--latent-window"] == "32" and flags["--latent-batch-size"] == "128"
-    assert flags["--preset"] == "small" and flags["--model"] == "jepa"
+    return parser.parse_args(["quickstart", "--out", str(tmp_path), *flags])
 
 
-def test_quickstart_can_plan_with_the_temporal_goal_cost_to_the_episodes_end(tmp_path):
-    parser = argparse.ArgumentParser()
-    quickstart_cmd.add_parser(parser.add_subparsers(dest="command"))
-    default = parser.parse_args(["quickstart", "--out", str(tmp_path)])
-    assert "--goal-space" not in dict(quickstart_cmd.stages(default))["evaluate"]
-    args = parser.parse_args(["quickstart", "--out", str(tmp_path), "--goal-space", "temporal"])
-    for stage in ("evaluate", "report"):
-        argv = dict(quickstart_cmd.stages(args))[stage]
-        assert argv[argv.index("--goal-space") + 1] == "temporal"
-        assert argv[argv.index("--temporal-steps") + 1] == "8000"
-        assert argv[argv.index("--objective") + 1] == "last" and "--deadline" in argv
+def flag_values(argv: list[str]) -> dict[str, str]:
+    """``--flag value`` pairs of an argv (flags without a value map to '')."""
+    out, i = {}, 0
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            has_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            out[argv[i]] = argv[i + 1] if has_value else ""
+            i += 2 if has_value else 1
+        else:
+            i += 1
+    return out
+
+
+def test_quickstart_trains_each_model_with_its_measured_recipe(tmp_path):
+    train = flag_values(
+        dict(quickstart_cmd.stages(parse(tmp_path, "--encoder-share", "0.4")))["train"]
+    )
+    assert train["--model"] == "jepa" and train["--preset"] == "small"
+    assert train["--encoder-share"] == "0.4" and train["--obs-keys"] == "pixels"
+    assert train["--latent-window"] == "32" and train["--latent-batch-size"] == "128"
+    kp = flag_values(
+        dict(quickstart_cmd.stages(parse(tmp_path, "--model", "keypoint-mlp")))["train"]
+    )
+    assert kp["--model"] == "keypoint-mlp" and kp["--set"] == "residual_weight=0.1"
+    assert kp["--latent-window"] == "33" and kp["--latent-batch-size"] == "256"
+
+
+def test_quickstart_collects_each_recipes_data_into_its_own_files(tmp_path):
+    default = dict(quickstart_cmd.stages(parse(tmp_path)))
+    kp = dict(quickstart_cmd.stages(parse(tmp_path, "--model", "keypoint-mlp")))
+    for stage in ("collect", "collect held-out"):
+        assert "--policy" not in default[stage]
+        assert flag_values(kp[stage])["--policy"] == quickstart_cmd.DOOR_EDGE_EXPLORER
+        assert flag_values(kp[stage])["--out"] != flag_values(default[stage])["--out"]
+    assert flag_values(kp["train"])["--model"] == "keypoint-mlp"
+    assert kp["train"][1] == flag_values(kp["collect"])["--out"]  # trains on what it collected
+
+
+def test_quickstart_plans_with_the_temporal_goal_cost_to_the_episodes_end_by_default(tmp_path):
+    for model in ("jepa", "keypoint-mlp"):
+        stages = dict(quickstart_cmd.stages(parse(tmp_path, "--model", model, "--threads", "1")))
+        for stage in ("evaluate", "report"):
+            argv = flag_values(stages[stage])
+            assert argv["--goal-space"] == "temporal" and argv["--temporal-steps"] == "6000"
+            assert argv["--objective"] == "last" and "--deadline" in argv
+            assert argv["--threads"] == "1"
+    long_search = flag_values(
+        dict(quickstart_cmd.stages(parse(tmp_path, "--model", "keypoint-mlp")))["evaluate"]
+    )
+    assert long_search["--planner"] == "icem" and long_search["--horizon"] == "60"
+    assert long_search["--hold"] == "6" and long_search["--goal-stride"] == "6"
+    latent = dict(quickstart_cmd.stages(parse(tmp_path, "--goal-space", "latent")))["evaluate"]
+    assert "--goal-space" not in latent and "--deadline" not in latent

@@ -2,19 +2,71 @@
 
 Collects TwoRoom data (pixels and true state) and a held-out set, trains a pixel world model for
 a time budget (end to end for ``--encoder-share`` of it, then its predictor alone on cached
-latents), evaluates it on the held-out set, plans to ``--pairs`` start/goal pairs, writes
-the report, and prints one table. Every stage is an ordinary CLI command (printed as it runs), so
+latents), evaluates it on the held-out set, plans to ``--pairs`` start/goal pairs, writes the
+report, and prints one table. Every stage is an ordinary CLI command (printed as it runs), so
 any stage can be re-run or changed by hand.
+
+Each ``--model`` comes with the data, training flags and search its TwoRoom results were
+measured with (:data:`RECIPES`). By default the planner measures the distance to the goal in a
+temporal-distance head fitted after training (``--goal-space temporal``), which counts the steps
+the data's paths take, so the wall is no short cut.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV = "forethought/TwoRoom-v0"
+DOOR_EDGE_EXPLORER = "forethought.envs.exploration:make_door_edge_explorer"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the quickstart collects for, trains and plans with one pixel model: the settings its
+    TwoRoom results were measured with (``docs/benchmarks.md``).
+
+    policy: the exploration policy of the collected data (None: ``collect``'s default).
+    data: the file name stem of that data in ``--out`` (one per policy, so a folder can hold
+        both recipes' data and ``collect --resume`` never mixes them).
+    train: ``forethought train`` flags besides data, model, preset, budget and share.
+    search: planner flags used with the temporal goal cost (``--goal-space temporal``).
+    """
+
+    model: str
+    policy: str | None
+    data: str
+    train: tuple[str, ...]
+    search: tuple[str, ...]
+
+
+def _flags(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+RECIPES = {
+    "jepa": Recipe(
+        "jepa",
+        None,
+        "tworoom",
+        _flags("--latent-batch-size 128 --latent-window 32"),
+        _flags("--execute-steps 8"),  # CEM over 25 steps, the planner's defaults
+    ),
+    "keypoint-mlp": Recipe(
+        "keypoint-mlp",
+        DOOR_EDGE_EXPLORER,
+        "tworoom_door_edge",
+        _flags(
+            "--batch-size 64 --window 9 --latent-window 33 --latent-batch-size 256 "
+            "--set residual_weight=0.1"
+        ),
+        _flags("--planner icem --horizon 60 --hold 6 --execute-steps 6 --goal-stride 6"),
+    ),
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +75,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("quickstart"), help="working folder")
     p.add_argument("--episodes", type=int, default=1000, help="training episodes to collect")
     p.add_argument("--heldout-episodes", type=int, default=100, help="held-out episodes")
+    p.add_argument(
+        "--model",
+        default="jepa",
+        choices=tuple(RECIPES),
+        help="pixel world model, with the data, training and search its TwoRoom results were "
+        "measured with (default jepa; keypoint-mlp collects with wall and door-edge pushes and "
+        "plans with iCEM over 60 steps of held actions)",
+    )
     p.add_argument("--train-time", default="4m", help="training budget (default 4m)")
     p.add_argument("--preset", default="small", help="model size preset (default small)")
     p.add_argument(
@@ -30,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.5,
         help="share of the training time spent end to end before the predictor trains alone on "
-        "32-row windows of cached latents (default 0.5)",
+        "windows of cached latents (default 0.5)",
     )
     p.add_argument("--pairs", type=int, default=50, help="start/goal pairs to plan (default 50)")
     p.add_argument("--videos", type=int, default=3, help="imagined-future videos in the report")
@@ -38,37 +98,58 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--planner-iterations", type=int, default=2, help="iterations per plan")
     p.add_argument(
         "--goal-space",
-        default="latent",
+        default="temporal",
         choices=("latent", "temporal"),
-        help="where the planner measures the distance to the goal: between latents (default), "
-        "or in a temporal-distance head fitted on the training episodes (distance counts "
-        "steps, so the wall is no short cut; planned with a last-step L2 cost to the "
-        "episode's end; adds about 3 minutes)",
+        help="where the planner measures the distance to the goal: in a temporal-distance head "
+        "fitted on the training episodes (default; distance counts steps, so the wall is no "
+        "short cut; a last-step L2 cost to the episode's end), or between latents (CEM over "
+        "25 steps)",
     )
     p.add_argument(
         "--temporal-steps",
         type=int,
-        default=8000,
-        help="fit steps of the temporal-distance head (default 8000)",
+        default=6000,
+        help="fit steps of the temporal-distance head (default 6000: the quickstart stays "
+        "within 10 minutes)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="torch CPU threads of every stage (default min(2, cores))",
     )
     p.set_defaults(run=run)
+
+
+def planner_flags(args: argparse.Namespace) -> list[str]:
+    """The planning flags evaluate and report share."""
+    budget = ["--samples", str(args.planner_samples), "--iterations", str(args.planner_iterations)]
+    if args.goal_space == "latent":
+        return [*budget, "--execute-steps", "8"]
+    temporal_cost = "--goal-space temporal --objective last --goal-distance l2 --mean-weight 0.1"
+    return [
+        *budget,
+        *RECIPES[args.model].search,
+        *temporal_cost.split(),
+        "--temporal-steps",
+        str(args.temporal_steps),
+        "--deadline",
+    ]
 
 
 def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     """The quickstart's stages as (name, forethought argv); paths stay single arguments."""
     out: Path = args.out
+    recipe = RECIPES[args.model]
     train_h5, held_h5, run_dir = (
-        str(out / "tworoom.h5"),
-        str(out / "tworoom_heldout.h5"),
+        str(out / f"{recipe.data}.h5"),
+        str(out / f"{recipe.data}_heldout.h5"),
         str(out / "run"),
     )
-    collect = ["collect", ENV, "--max-steps", "200", "--obs", "both", "--resume"]
-    planner = ["--samples", str(args.planner_samples), "--iterations",
-               str(args.planner_iterations), "--execute-steps", "8"]  # fmt: skip
-    if args.goal_space == "temporal":  # the cost the temporal head was measured with
-        planner += ["--goal-space", "temporal", "--temporal-steps", str(args.temporal_steps),
-                    "--objective", "last", "--goal-distance", "l2", "--mean-weight", "0.1",
-                    "--deadline"]  # fmt: skip
+    policy = ["--policy", recipe.policy] if recipe.policy else []
+    collect = ["collect", ENV, *"--max-steps 200 --obs both --resume".split(), *policy]
+    threads = ["--threads", str(args.threads)]
+    planner = [*planner_flags(args), *threads]
     return [
         ("collect", [*collect, "--episodes", str(args.episodes), "--out", train_h5, "--seed", "0"]),
         (
@@ -81,7 +162,7 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                 "train",
                 train_h5,
                 "--model",
-                "jepa",
+                recipe.model,
                 "--preset",
                 args.preset,
                 "--obs-keys",
@@ -90,10 +171,8 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                 args.train_time,
                 "--encoder-share",
                 str(args.encoder_share),
-                "--latent-batch-size",
-                "128",
-                "--latent-window",
-                "32",
+                *recipe.train,
+                *threads,
                 "--out",
                 run_dir,
             ],

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,9 @@ DOOR_EDGE_EXPLORER = "forethought.envs.exploration:make_door_edge_explorer"
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the quickstart collects for, trains and plans with one pixel model: the settings its
-    TwoRoom results were measured with (``docs/benchmarks.md``).
+    """How the quickstart collects for, trains and plans with one pixel model (the key of
+    :data:`RECIPES`): the settings its TwoRoom results were measured with
+    (``docs/benchmarks.md``).
 
     policy: the exploration policy of the collected data (None: ``collect``'s default).
     data: the file name stem of that data in ``--out`` (one per policy, so a folder can hold
@@ -37,7 +37,6 @@ class Recipe:
     search: planner flags used with the temporal goal cost (``--goal-space temporal``).
     """
 
-    model: str
     policy: str | None
     data: str
     train: tuple[str, ...]
@@ -50,14 +49,12 @@ def _flags(text: str) -> tuple[str, ...]:
 
 RECIPES = {
     "jepa": Recipe(
-        "jepa",
         None,
         "tworoom",
         _flags("--latent-batch-size 128 --latent-window 32"),
         _flags("--execute-steps 8"),  # CEM over 25 steps, the planner's defaults
     ),
     "keypoint-mlp": Recipe(
-        "keypoint-mlp",
         DOOR_EDGE_EXPLORER,
         "tworoom_door_edge",
         _flags(
@@ -115,8 +112,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="torch CPU threads of every stage (default min(2, cores))",
+        default=None,
+        help="torch CPU threads of every stage (default min(2, cores), as train's)",
     )
     p.set_defaults(run=run)
 
@@ -148,7 +145,9 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     )
     policy = ["--policy", recipe.policy] if recipe.policy else []
     collect = ["collect", ENV, *"--max-steps 200 --obs both --resume".split(), *policy]
-    threads = ["--threads", str(args.threads)]
+    from forethought.training.device import default_threads
+
+    threads = ["--threads", str(args.threads or default_threads())]
     planner = [*planner_flags(args), *threads]
     return [
         ("collect", [*collect, "--episodes", str(args.episodes), "--out", train_h5, "--seed", "0"]),
@@ -162,7 +161,7 @@ def stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                 "train",
                 train_h5,
                 "--model",
-                recipe.model,
+                args.model,
                 "--preset",
                 args.preset,
                 "--obs-keys",

@@ -1,0 +1,104 @@
+"""How wide does a TwoRoom model imagine the door? Pushes at the wall, offset from the door.
+
+Most TwoRoom planning failures end pressed on the middle wall a few px outside a door edge
+(``docs/benchmarks.md``): the model believes a push there goes through. For each of ``--pairs``
+layouts of the planning protocol and each offset d in ``--offsets`` (px from the door's centre,
+above and below in turn), the agent starts ``--start-gap`` px in front of the wall at the door's
+y + d and pushes straight at it for ``--steps`` steps. The true simulator lets it through iff
+|d| <= 4 (the opening spans the door's y +- 4 px); the model imagines the same pushes from the
+first observation, and the run's state probe (as in ``bench_wall_contact.py``) reads whether the
+imagined agent ends in the other room. Reported per offset: imagined and true crossings.
+
+Run: python benchmarks/bench_door_edge.py RUN [--pairs 40] [--out JSON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _results import machine, run_main, write_result
+
+from forethought.envs import make_env
+from forethought.envs.two_room import WALL_HALF, which_room
+from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
+from forethought.planning import obs_to_tensors
+
+OFFSETS = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", help="a trained TwoRoom run directory (or 'true-sim')")
+    p.add_argument("--pairs", type=int, default=40, help="layouts (of two_room_tasks)")
+    p.add_argument("--offsets", type=float, nargs="+", default=list(OFFSETS))
+    p.add_argument("--start-gap", type=float, default=12.0, help="px in front of the wall")
+    p.add_argument("--steps", type=int, default=30, help="push steps of 2 px")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/door_edge.json"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    model, probe = load_goal_model(args.run, TWO_ROOM, "probe")
+    keys = tuple(getattr(getattr(model, "encoder", None), "keys", ("state",)))
+    env = make_env(TWO_ROOM, obs="both")
+    tasks = [t for t in two_room_tasks(4 * args.pairs, 0) if 15 <= t["door_y"] <= 49]
+    rows = []
+    for d in args.offsets:
+        imagined, true = [], []
+        for i, task in enumerate(tasks[: args.pairs]):
+            wx = task["wall_x"]
+            side = -1.0 if task["start"][0] < wx else 1.0  # the start room's side
+            y = task["door_y"] + (d if i % 2 == 0 else -d)
+            obs, _ = env.reset(
+                options={**task, "start": (wx + side * (WALL_HALF + 0.5 + args.start_gap), y)}
+            )
+            push = np.array([[-side * 2.0, 0.0]] * args.steps, dtype=np.float32)  # (T, 2)
+            for a in push:
+                last = env.step(a)[0]
+            first = obs_to_tensors({k: obs[k] for k in keys})
+            with torch.no_grad():
+                belief = model.observe(
+                    model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
+                )
+                end = probe(model.imagine(belief, torch.from_numpy(push)[None]).latents[0, -1:])
+            imagined.append(which_room(float(end[0, 0]), wx) == -side)
+            true.append(which_room(float(last["state"][0]), wx) == -side)
+        rows.append(
+            {
+                "offset_px": d,
+                "pushes": len(true),
+                "true_crossings": int(np.sum(true)),
+                "imagined_crossings": int(np.sum(imagined)),
+            }
+        )
+        print(
+            f"offset {d:4.1f} px: imagined {rows[-1]['imagined_crossings']:>2} / "
+            f"true {rows[-1]['true_crossings']:>2} crossings of {len(true)}"
+        )
+    write_result(
+        args.out,
+        {
+            "command": "python benchmarks/bench_door_edge.py " + " ".join(sys.argv[1:]),
+            "run": args.run,
+            "protocol": {
+                "layouts": f"the first {args.pairs} of two_room_tasks(, seed=0) with the door "
+                "in 15..49 px",
+                "push": f"{args.steps} steps of 2 px at the wall from {args.start_gap} px in "
+                "front of it, the offset above and below the door's centre in turn",
+                "reading": "MLP state probe fitted on the run's training episodes",
+            },
+            "machine": machine(),
+            "rows": rows,
+            "eval_s": round(time.time() - started, 1),
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, "bench_door_edge")

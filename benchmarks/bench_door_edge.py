@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from _results import machine, run_main, write_result
+from bench_wall_contact import imagine_from_first
 
 from forethought.envs import make_env
 from forethought.envs.two_room import WALL_HALF, which_room
 from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
-from forethought.planning import obs_to_tensors
 
 OFFSETS = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
 
@@ -60,12 +60,9 @@ def main() -> int:
             push = np.array([[-side * 2.0, 0.0]] * args.steps, dtype=np.float32)  # (T, 2)
             for a in push:
                 last = env.step(a)[0]
-            first = obs_to_tensors({k: obs[k] for k in keys})
+            rollout = imagine_from_first(model, keys, obs, push)
             with torch.no_grad():
-                belief = model.observe(
-                    model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
-                )
-                end = probe(model.imagine(belief, torch.from_numpy(push)[None]).latents[0, -1:])
+                end = probe(rollout.latents[0, -1:])  # (1, 2)
             imagined.append(which_room(float(end[0, 0]), wx) == -side)
             true.append(which_room(float(last["state"][0]), wx) == -side)
         rows.append(

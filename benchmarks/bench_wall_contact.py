@@ -43,6 +43,16 @@ def push(env: Any, task: dict, steps: int, speed: float) -> tuple[Any, np.ndarra
     return obs, actions, true
 
 
+def imagine_from_first(model: Any, keys: tuple[str, ...], obs: dict, actions: np.ndarray) -> Any:
+    """The model's rollout of (T, A) ``actions`` from the single observation ``obs``."""
+    first = obs_to_tensors({k: obs[k] for k in keys})
+    with torch.no_grad():
+        belief = model.observe(
+            model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
+        )
+        return model.imagine(belief, torch.from_numpy(actions)[None])
+
+
 def summarize_disagreement(d: dict[str, list[float]]) -> dict[str, Any] | None:
     """Median per-step disagreement on steps the wall blocked (< 0.5 px moved) and on free ones."""
     if not d["blocked"] or not d["free"]:
@@ -80,12 +90,8 @@ def main() -> int:
     disagreement: dict[str, list[float]] = {"blocked": [], "free": []}
     for task in two_room_tasks(args.pairs, args.seed):
         obs, actions, true = push(env, task, args.steps, args.speed)
-        first = obs_to_tensors({k: obs[k] for k in keys})
+        rollout = imagine_from_first(model, keys, obs, actions)
         with torch.no_grad():
-            belief = model.observe(
-                model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
-            )
-            rollout = model.imagine(belief, torch.from_numpy(actions)[None])
             imagined = probe(rollout.latents[0]).double().numpy()  # (T, 2)
         if rollout.disagreement is not None:  # ensembles: is the model unsure where it is wrong?
             moved = np.linalg.norm(

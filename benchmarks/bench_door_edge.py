@@ -9,7 +9,7 @@ y + d and pushes straight at it for ``--steps`` steps. The true simulator lets i
 first observation, and the run's state probe (as in ``bench_wall_contact.py``) reads whether the
 imagined agent ends in the other room. Reported per offset: imagined and true crossings.
 
-Run: python benchmarks/bench_door_edge.py RUN [--pairs 40] [--out JSON]
+Run: python benchmarks/bench_door_edge.py RUN [--pairs 40] [--gate-floor F] [--out JSON]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bench_wall_contact import imagine_from_first
 from forethought.envs import make_env
 from forethought.envs.two_room import WALL_HALF, which_room
 from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
+from forethought.models import set_gate_floor
 
 OFFSETS = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
 
@@ -39,11 +40,19 @@ def main() -> int:
     p.add_argument("--start-gap", type=float, default=12.0, help="px in front of the wall")
     p.add_argument("--steps", type=int, default=30, help="push steps of 2 px")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument(
+        "--gate-floor",
+        type=float,
+        default=None,
+        help="close the run's gates below this in imagination (default: the run's gate_floor)",
+    )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/door_edge.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     started = time.time()
     model, probe = load_goal_model(args.run, TWO_ROOM, "probe")
+    if args.gate_floor is not None:
+        set_gate_floor(model, args.gate_floor)
     keys = tuple(getattr(getattr(model, "encoder", None), "keys", ("state",)))
     env = make_env(TWO_ROOM, obs="both")
     tasks = [t for t in two_room_tasks(4 * args.pairs, 0) if 15 <= t["door_y"] <= 49]

@@ -39,6 +39,7 @@ from forethought.eval.goals import (
     two_room_failures,
     two_room_tasks,
 )
+from forethought.models import set_gate_floor
 from forethought.training.load import read_run_dataset
 
 
@@ -68,7 +69,9 @@ def planning_row(
     the JSON row."""
     env_fn = lambda: make_env(TWO_ROOM, obs="both")  # noqa: E731
     space = env_fn().action_space
-    planner = budget_planner(args.planner, space, args.horizon, samples, iterations, args.hold)
+    planner = budget_planner(
+        args.planner, space, args.horizon, samples, iterations, args.hold, seed=args.planner_seed
+    )
     model, readout = loaded
     objective = goal_objective(
         args.objective,
@@ -162,6 +165,18 @@ def main() -> int:
     p.add_argument("--pairs", type=int, default=200, help="start/goal pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the task set")
     p.add_argument(
+        "--planner-seed",
+        type=int,
+        default=0,
+        help="seed of the planner's samples (the same model and pairs with another draw)",
+    )
+    p.add_argument(
+        "--gate-floor",
+        type=float,
+        default=None,
+        help="close the run's gates below this in imagination (default: the run's gate_floor)",
+    )
+    p.add_argument(
         "--skip",
         type=int,
         default=0,
@@ -226,6 +241,8 @@ def main() -> int:
             args.run, TWO_ROOM, args.goal_space, args.probe_steps, args.temporal_steps
         )
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
+        if args.gate_floor is not None:
+            set_gate_floor(loaded[0], args.gate_floor)
         models.append((f"run {args.run}", loaded, args.uncertainty_weight, adapt))
     for label, model, weight, model_adapt in models:
         result["rows"].append(

@@ -38,7 +38,7 @@ from forethought.models.heads import (
 )
 from forethought.models.jepa import JEPAWorldModel
 from forethought.models.keypoint_mlp import KeypointMLPWorldModel
-from forethought.models.obs_mlp import ObsMLPWorldModel
+from forethought.models.obs_mlp import ObsMLPWorldModel, set_gate_floor
 from forethought.models.registry import (
     MODELS,
     ModelEntry,
@@ -78,6 +78,7 @@ __all__ = [
     "fit_probe",
     "fit_reward_head",
     "fit_termination_head",
+    "set_gate_floor",
     "list_models",
     "make_config",
 ]

@@ -57,6 +57,17 @@ def _require_weights(config: Any, names: tuple[str, ...]) -> None:
         )
 
 
+def check_gate_floor(value: Any, owner: str) -> float:
+    """``value`` as a gate floor (a number in [0, 1)), or a one-line error naming ``owner``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ForethoughtError(f"{owner}: gate_floor must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _require_gate_floor(config: Any) -> None:
+    check_gate_floor(config.gate_floor, type(config).__name__)
+
+
 def _require_obs_keys(config: Any) -> None:
     keys = config.obs_keys
     if keys is not None and (not isinstance(keys, tuple) or not keys):
@@ -230,6 +241,10 @@ class ObsMLPConfig(ConfigDict):
     """Weight of the mean square of the MLP head's one-step increments: > 0 makes the gated
     action path, not the head, stop blocked moves, so that long rollouts do not creep through
     walls (docs/models.md, section on `obs-mlp`)."""
+    gate_floor: float = 0.0
+    """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
+    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
+    sees the gates as they are: a run trained with a floor learns as one without."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -237,6 +252,7 @@ class ObsMLPConfig(ConfigDict):
         _require_counts(self, ("width", "layers", "members", "context"))
         _require_obs_keys(self)
         _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
+        _require_gate_floor(self)
 
 
 @dataclass(frozen=True)
@@ -287,6 +303,10 @@ class KeypointMLPConfig(ConfigDict):
     """... until this many calls (the encoder moves the latent while it learns)."""
     residual_weight: float = 0.0
     """Weight of the mean square of the MLP head's one-step increments (as in ``obs-mlp``)."""
+    gate_floor: float = 0.0
+    """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
+    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
+    sees the gates as they are: a run trained with a floor learns as one without."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -307,6 +327,7 @@ class KeypointMLPConfig(ConfigDict):
                 "residual_weight",
             ),
         )
+        _require_gate_floor(self)
         if not self.var_target > 0:
             raise ForethoughtError(
                 f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"

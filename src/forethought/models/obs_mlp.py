@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from forethought.core.errors import ForethoughtError
 from forethought.models.base import Batch, Belief, Obs, Rollout
-from forethought.models.config import ObsMLPConfig
+from forethought.models.config import ObsMLPConfig, check_gate_floor
 from forethought.models.dynamics import BatchedLinear
 from forethought.models.spec import (
     DataSpec,
@@ -91,6 +91,8 @@ class GatedMLPSizes(Protocol):
     def context(self) -> int: ...
     @property
     def residual_weight(self) -> float: ...
+    @property
+    def gate_floor(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class GatedMLPDynamics(nn.Module):
         nn.init.uniform_(self.head.weight, -1e-3, 1e-3)  # start near "nothing moves"
         nn.init.zeros_(self.head.bias)
         self.members = m
+        self.gate_floor = config.gate_floor
         self.gate = BatchedLinear(m, w, action_dim) if config.gated_action else None
         self.gated = BatchedLinear(m, action_dim, latent_dim) if config.gated_action else None
         if self.gate is not None and self.gated is not None:
@@ -185,7 +188,19 @@ class GatedMLPDynamics(nn.Module):
         free = dz * torch.sigmoid(logit)
         if self.gate is None or self.gated is None:
             return free, None
-        return free, self.gated(torch.sigmoid(self.gate(x)) * a)
+        return free, self.gated(self.open_gates(torch.sigmoid(self.gate(x))) * a)
+
+    def open_gates(self, g: Tensor) -> Tensor:
+        """Gates g in [0, 1] with those below ``gate_floor`` closed (0), in eval mode only.
+
+        A squared error makes a gate the probability of passing wherever the latent leaves a
+        wall's place uncertain; a long rollout then creeps through at that rate (TwoRoom's
+        door edge, docs/benchmarks.md). In imagination a gate below the floor stops the move
+        outright; training sees the gates as they are.
+        """
+        if self.gate_floor <= 0 or self.training:
+            return g
+        return g * (g >= self.gate_floor).to(g.dtype)
 
     def forward(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
         """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
@@ -368,3 +383,23 @@ def _least_squares(x: Tensor, y: Tensor) -> Tensor:
     gram = x.T @ x  # (A, A)
     ridge = 1e-6 * gram.diagonal().mean().clamp_min(1e-12)
     return torch.linalg.solve(gram + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
+
+
+def set_gate_floor(model: nn.Module, floor: float) -> int:
+    """Set ``gate_floor`` on every gated predictor in ``model`` (a trained run's, e.g. to
+    compare the same weights with and without it; training ignores the floor, so this is what
+    training with ``--set gate_floor=F`` gives). Returns how many predictors were set.
+
+    Raises:
+        ForethoughtError: a floor outside [0, 1), or a model without a gated action path.
+    """
+    floor = check_gate_floor(floor, "set_gate_floor")
+    gated = [m for m in model.modules() if isinstance(m, GatedMLPDynamics) and m.gate is not None]
+    if not gated:
+        raise ForethoughtError(
+            f"{type(model).__name__} has no gated action path; a gate floor applies to "
+            "obs-mlp and keypoint-mlp models trained with gated_action=true"
+        )
+    for m in gated:
+        m.gate_floor = floor
+    return len(gated)

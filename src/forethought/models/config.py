@@ -64,10 +64,6 @@ def check_gate_floor(value: Any, owner: str) -> float:
     return float(value)
 
 
-def _require_gate_floor(config: Any) -> None:
-    check_gate_floor(config.gate_floor, type(config).__name__)
-
-
 def _require_obs_keys(config: Any) -> None:
     keys = config.obs_keys
     if keys is not None and (not isinstance(keys, tuple) or not keys):
@@ -252,7 +248,7 @@ class ObsMLPConfig(ConfigDict):
         _require_counts(self, ("width", "layers", "members", "context"))
         _require_obs_keys(self)
         _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
-        _require_gate_floor(self)
+        check_gate_floor(self.gate_floor, type(self).__name__)
 
 
 @dataclass(frozen=True)
@@ -327,7 +323,7 @@ class KeypointMLPConfig(ConfigDict):
                 "residual_weight",
             ),
         )
-        _require_gate_floor(self)
+        check_gate_floor(self.gate_floor, type(self).__name__)
         if not self.var_target > 0:
             raise ForethoughtError(
                 f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"

@@ -7,7 +7,11 @@ above and below in turn), the agent starts ``--start-gap`` px in front of the wa
 y + d and pushes straight at it for ``--steps`` steps. The true simulator lets it through iff
 |d| <= 4 (the opening spans the door's y +- 4 px); the model imagines the same pushes from the
 first observation, and the run's state probe (as in ``bench_wall_contact.py``) reads whether the
-imagined agent ends in the other room. Reported per offset: imagined and true crossings.
+imagined agent ends in the other room. Reported per offset: imagined and true crossings, and
+for a gated predictor (``obs-mlp``, ``keypoint-mlp``) which path carries the imagined pushes: the
+latent's move along the push action's response in the action map, summed over the push, from
+the gated action and from the MLP head (30 steps through an open gate make 30), and the x gate
+at the first step (12 px from the wall: free space); medians over the pushes.
 
 Run: python benchmarks/bench_door_edge.py RUN [--pairs 40] [--gate-floor F] [--out JSON]
 """
@@ -18,18 +22,47 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from _results import machine, run_main, write_result
-from bench_wall_contact import imagine_from_first
+from bench_wall_contact import first_belief, imagine_from_first
 
 from forethought.envs import make_env
 from forethought.envs.two_room import WALL_HALF, which_room
 from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
 from forethought.models import set_gate_floor
+from forethought.models.obs_mlp import GatedMLPDynamics
 
 OFFSETS = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
+
+
+@torch.no_grad()
+def push_paths(model: Any, keys: tuple[str, ...], obs: dict, push: np.ndarray) -> np.ndarray:
+    """(head, gated, first gate) of one imagined push: the summed moves of each path along the
+    action map's response to the push's own action (1 = one such action's free move), and the
+    members' mean gate on the push's x action at the first step. (3,)."""
+    dyn: GatedMLPDynamics = model.dynamics
+    a = model.encode_action(torch.from_numpy(push)[None], lead=2)  # (1, T, A)
+    belief = first_belief(model, keys, obs)
+    a0 = a[:, 0].expand(dyn.members, 1, -1)  # (M, 1, A)
+    response = (dyn.gated(a0) - dyn.gated(torch.zeros_like(a0)))[:, 0].mean(0)  # (D,) free move
+    unit = response / response.square().sum().clamp_min(1e-12)  # (D,)
+    m = dyn.members
+    z, h = belief.z.expand(m, 1, -1), belief.h.expand(m, 1, -1)  # (M, 1, D), (M, 1, D + A)
+    head = gated = 0.0
+    gate0 = float("nan")
+    for k in range(a.shape[1]):
+        ak = a[:, k].expand(m, 1, -1)  # (M, 1, A)
+        if k == 0:
+            gates = dyn.open_gates(torch.sigmoid(dyn.gate(dyn.features(z, h, ak))))  # (M, 1, A)
+            gate0 = float(gates[..., 0].mean())
+        free, through = dyn.increments(z, h, ak)
+        head += float((free.mean(0)[0] * unit).sum())
+        gated += float((through.mean(0)[0] * unit).sum())
+        h, z = torch.cat([z, ak], -1), z + free + through
+    return np.array([head, gated, gate0])
 
 
 def main() -> int:
@@ -56,9 +89,11 @@ def main() -> int:
     keys = tuple(getattr(getattr(model, "encoder", None), "keys", ("state",)))
     env = make_env(TWO_ROOM, obs="both")
     tasks = [t for t in two_room_tasks(4 * args.pairs, 0) if 15 <= t["door_y"] <= 49]
+    dyn = getattr(model, "dynamics", None)
+    gated = isinstance(dyn, GatedMLPDynamics) and dyn.gate is not None
     rows = []
     for d in args.offsets:
-        imagined, true = [], []
+        imagined, true, paths = [], [], []
         for i, task in enumerate(tasks[: args.pairs]):
             wx = task["wall_x"]
             side = -1.0 if task["start"][0] < wx else 1.0  # the start room's side
@@ -70,21 +105,33 @@ def main() -> int:
             for a in push:
                 last = env.step(a)[0]
             rollout = imagine_from_first(model, keys, obs, push)
+            if gated:
+                paths.append(push_paths(model, keys, obs, push))
             with torch.no_grad():
                 end = probe(rollout.latents[0, -1:])  # (1, 2)
             imagined.append(which_room(float(end[0, 0]), wx) == -side)
             true.append(which_room(float(last["state"][0]), wx) == -side)
-        rows.append(
-            {
-                "offset_px": d,
-                "pushes": len(true),
-                "true_crossings": int(np.sum(true)),
-                "imagined_crossings": int(np.sum(imagined)),
-            }
-        )
+        row = {
+            "offset_px": d,
+            "pushes": len(true),
+            "true_crossings": int(np.sum(true)),
+            "imagined_crossings": int(np.sum(imagined)),
+        }
+        if paths:
+            med = np.median(np.array(paths), 0)  # (3,)
+            row |= {"median_head_move": round(float(med[0]), 3),
+                    "median_gated_move": round(float(med[1]), 3),
+                    "median_first_gate": round(float(med[2]), 3)}  # fmt: skip
+        rows.append(row)
         print(
-            f"offset {d:4.1f} px: imagined {rows[-1]['imagined_crossings']:>2} / "
-            f"true {rows[-1]['true_crossings']:>2} crossings of {len(true)}"
+            f"offset {d:4.1f} px: imagined {row['imagined_crossings']:>2} / "
+            f"true {row['true_crossings']:>2} crossings of {len(true)}"
+            + (
+                f"; median move: head {row['median_head_move']:+.2f}, gated "
+                f"{row['median_gated_move']:+.2f}; first gate {row['median_first_gate']:.2f}"
+                if paths
+                else ""
+            )
         )
     write_result(
         args.out,
@@ -97,6 +144,9 @@ def main() -> int:
                 "push": f"{args.steps} steps of 2 px at the wall from {args.start_gap} px in "
                 "front of it, the offset above and below the door's centre in turn",
                 "reading": "MLP state probe fitted on the run's training episodes",
+                "paths": "median over the pushes of the summed moves of the MLP head and of "
+                "the gated action along the action map's response to the push (1 = one "
+                "action's free move), and of the first step's gate (gated predictors only)",
             },
             "machine": machine(),
             "rows": rows,

@@ -43,14 +43,18 @@ def push(env: Any, task: dict, steps: int, speed: float) -> tuple[Any, np.ndarra
     return obs, actions, true
 
 
+@torch.no_grad()
+def first_belief(model: Any, keys: tuple[str, ...], obs: dict) -> Any:
+    """The model's belief after the single observation ``obs`` (an episode's first)."""
+    first = obs_to_tensors({k: obs[k] for k in keys})
+    start = torch.ones(1, dtype=torch.bool)
+    return model.observe(model.initial(1), first, torch.zeros(1, 2), start)
+
+
 def imagine_from_first(model: Any, keys: tuple[str, ...], obs: dict, actions: np.ndarray) -> Any:
     """The model's rollout of (T, A) ``actions`` from the single observation ``obs``."""
-    first = obs_to_tensors({k: obs[k] for k in keys})
     with torch.no_grad():
-        belief = model.observe(
-            model.initial(1), first, torch.zeros(1, 2), torch.ones(1, dtype=torch.bool)
-        )
-        return model.imagine(belief, torch.from_numpy(actions)[None])
+        return model.imagine(first_belief(model, keys, obs), torch.from_numpy(actions)[None])
 
 
 def summarize_disagreement(d: dict[str, list[float]]) -> dict[str, Any] | None:

@@ -57,6 +57,18 @@ def _require_weights(config: Any, names: tuple[str, ...]) -> None:
         )
 
 
+ACTION_MAP_FITS = ("pooled", "per_dim")
+"""How the gated action map's refits pick the steps that moved freely (``obs_mlp.py``)."""
+
+
+def check_action_map_fit(value: Any, owner: str) -> None:
+    """A one-line error naming ``owner`` unless ``value`` is one of :data:`ACTION_MAP_FITS`."""
+    if value not in ACTION_MAP_FITS:
+        raise ForethoughtError(
+            f"{owner}: action_map_fit must be one of {', '.join(ACTION_MAP_FITS)}, got {value!r}"
+        )
+
+
 def check_gate_floor(value: Any, owner: str) -> float:
     """``value`` as a gate floor (a number in [0, 1)), or a one-line error naming ``owner``."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
@@ -241,6 +253,11 @@ class ObsMLPConfig(ConfigDict):
     """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
     would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
     sees the gates as they are: a run trained with a floor learns as one without."""
+    action_map_fit: str = "pooled"
+    """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
+    ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
+    each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
+    docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -249,6 +266,7 @@ class ObsMLPConfig(ConfigDict):
         _require_obs_keys(self)
         _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
         check_gate_floor(self.gate_floor, type(self).__name__)
+        check_action_map_fit(self.action_map_fit, type(self).__name__)
 
 
 @dataclass(frozen=True)
@@ -303,6 +321,11 @@ class KeypointMLPConfig(ConfigDict):
     """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
     would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
     sees the gates as they are: a run trained with a floor learns as one without."""
+    action_map_fit: str = "pooled"
+    """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
+    ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
+    each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
+    docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -324,6 +347,7 @@ class KeypointMLPConfig(ConfigDict):
             ),
         )
         check_gate_floor(self.gate_floor, type(self).__name__)
+        check_action_map_fit(self.action_map_fit, type(self).__name__)
         if not self.var_target > 0:
             raise ForethoughtError(
                 f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"

@@ -22,6 +22,17 @@ def test_spatial_softmax_finds_a_single_peak():
     torch.testing.assert_close(xy[1], torch.tensor([-1.0 + 2 * 6 / 8, 1.0]))
 
 
+def test_spatial_softmax_spread_is_zero_on_a_peak_and_the_variance_of_a_split_map():
+    layer = SpatialSoftmax(5, 9)
+    maps = torch.zeros(1, 2, 5, 9)
+    maps[0, 0, 2, 4] = 100.0  # one peak at the centre
+    maps[0, 1, 0, 0] = maps[0, 1, 0, 8] = 100.0  # half at the top-left, half at the top-right
+    xy, spread = layer.locate_with_spread(maps)
+    torch.testing.assert_close(xy, layer(maps))
+    torch.testing.assert_close(xy.reshape(2, 2)[1], torch.tensor([0.0, -1.0]))
+    torch.testing.assert_close(spread, torch.tensor([[0.0, 1.0]]))  # x = -1 or +1: variance 1
+
+
 def test_keypoint_encoder_shapes_and_grid():
     enc = KeypointImageEncoder(ObsSpec("pixels", (65, 65, 1), "uint8"), (8, 16, 12), width=64)
     out = enc(torch.randint(0, 256, (3, 65, 65, 1), dtype=torch.uint8))

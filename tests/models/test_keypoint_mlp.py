@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -60,6 +62,35 @@ def test_the_latent_is_the_scaled_keypoints_then_the_standardized_vectors():
     z = model.encode_goal(obs)
     assert bool((z[:, : 2 * k].abs() <= KEYPOINT_SCALE + 1e-5).all())  # soft-argmax in [-1, 1]
     torch.testing.assert_close(z[:, 2 * k :], torch.zeros(4, 6))  # the mean, standardized
+
+
+def test_the_spread_term_is_the_maps_mean_variance_and_weighs_into_the_loss():
+    """spread = mean over rows and keypoints of the softmax maps' spatial variance; the loss
+    adds spread_weight x it."""
+    gen = torch.Generator().manual_seed(0)
+    batch = SimpleNamespace(
+        obs={
+            "pixels": torch.randint(0, 255, (2, 4, 16, 16, 3), dtype=torch.uint8, generator=gen),
+            "state": torch.randn(2, 4, 4, generator=gen),
+            "agent/pos": torch.randn(2, 4, 2, generator=gen),
+        },
+        action=torch.rand(2, 4, 3, generator=gen),
+        reward=torch.zeros(2, 4),
+        is_first=torch.zeros(2, 4, dtype=torch.bool),
+        terminated=torch.zeros(2, 4, dtype=torch.bool),
+    )
+    losses = []
+    for weight in (0.0, 2.0):
+        torch.manual_seed(0)
+        model = build_model("keypoint-mlp", "tiny", PIXELS_AND_VECTOR, spread_weight=weight)
+        total, terms = model.loss(batch)
+        losses.append(float(total.detach()))
+    pixels = batch.obs["pixels"].reshape(8, 16, 16, 3)
+    with torch.no_grad():
+        _, spread = model.encoder.images[0].locate(pixels)  # (8, K)
+    torch.testing.assert_close(terms["spread"], spread.mean())
+    assert float(terms["spread"]) > 0  # a fresh encoder's maps are diffuse
+    assert losses[1] - losses[0] == pytest.approx(2.0 * float(terms["spread"]), rel=1e-4)
 
 
 def test_vector_only_data_is_refused_in_one_line():

@@ -59,14 +59,20 @@ def _require_weights(config: Any, names: tuple[str, ...]) -> None:
 
 ACTION_MAP_FITS = ("pooled", "per_dim")
 """How the gated action map's refits pick the steps that moved freely (``obs_mlp.py``)."""
+GATE_PERS = ("action", "latent")
+"""What one gate of the gated action path stops (``obs_mlp.py``)."""
 
 
-def check_action_map_fit(value: Any, owner: str) -> None:
-    """A one-line error naming ``owner`` unless ``value`` is one of :data:`ACTION_MAP_FITS`."""
-    if value not in ACTION_MAP_FITS:
-        raise ForethoughtError(
-            f"{owner}: action_map_fit must be one of {', '.join(ACTION_MAP_FITS)}, got {value!r}"
-        )
+def _check_gated_choices(config: Any) -> None:
+    """A one-line error naming the config unless its ``action_map_fit`` and ``gate_per`` are
+    among :data:`ACTION_MAP_FITS` and :data:`GATE_PERS`."""
+    for field, choices in (("action_map_fit", ACTION_MAP_FITS), ("gate_per", GATE_PERS)):
+        value = getattr(config, field)
+        if value not in choices:
+            raise ForethoughtError(
+                f"{type(config).__name__}: {field} must be one of {', '.join(choices)}, "
+                f"got {value!r}"
+            )
 
 
 def check_gate_floor(value: Any, owner: str) -> float:
@@ -258,6 +264,10 @@ class ObsMLPConfig(ConfigDict):
     ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
     each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
     docs/benchmarks.md)."""
+    gate_per: str = "action"
+    """What one gate of the action path stops: "action" (one gate per action dim, shared by every
+    latent dim the action moves) or "latent" (one gate per latent dim, so a coordinate the action
+    map got wrong can close its own gate without closing the agent's; docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -266,7 +276,7 @@ class ObsMLPConfig(ConfigDict):
         _require_obs_keys(self)
         _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
         check_gate_floor(self.gate_floor, type(self).__name__)
-        check_action_map_fit(self.action_map_fit, type(self).__name__)
+        _check_gated_choices(self)
 
 
 @dataclass(frozen=True)
@@ -311,6 +321,11 @@ class KeypointMLPConfig(ConfigDict):
     """Weight of the variance hinge on every keypoint coordinate (anti-collapse)."""
     var_target: float = 0.4
     """Std each scaled keypoint coordinate should reach over a batch (0.4: about 6 px)."""
+    spread_weight: float = 0.0
+    """Weight of the mean spatial variance of the keypoints' softmax maps (0: off). A diffuse
+    map's keypoint is a centroid of many places, which shifts when another object's pixels join
+    them (TwoRoom: the agent's dot touching the wall moves the wall's centroids); the penalty
+    asks each map for one sharp place (docs/models.md)."""
     refit_every: int = 100
     """Refit the gated action map by least squares every this many training loss calls ..."""
     refit_until: int = 3000
@@ -326,6 +341,10 @@ class KeypointMLPConfig(ConfigDict):
     ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
     each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
     docs/benchmarks.md)."""
+    gate_per: str = "action"
+    """What one gate of the action path stops: "action" (one gate per action dim, shared by every
+    latent dim the action moves) or "latent" (one gate per latent dim, so a coordinate the action
+    map got wrong can close its own gate without closing the agent's; docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -344,10 +363,11 @@ class KeypointMLPConfig(ConfigDict):
                 "idm_weight",
                 "var_weight",
                 "residual_weight",
+                "spread_weight",
             ),
         )
         check_gate_floor(self.gate_floor, type(self).__name__)
-        check_action_map_fit(self.action_map_fit, type(self).__name__)
+        _check_gated_choices(self)
         if not self.var_target > 0:
             raise ForethoughtError(
                 f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"

@@ -22,7 +22,9 @@ the door is, and cannot pull keypoints onto static features to make targets easy
 anti-collapse terms that stop the keypoints settling on static features
 (which are trivially predictable): a linear inverse-dynamics head that must read the action from
 the latent's change (some keypoint has to follow what the actions move), and the VICReg variance
-hinge on every coordinate (std at least ``var_target`` over the batch).
+hinge on every coordinate (std at least ``var_target`` over the batch). Optionally
+(``spread_weight``) a penalty on each keypoint map's spatial variance, which asks every map for
+one sharp place rather than a centroid of many.
 
 The model is a :class:`~forethought.training.latent_phase.LatentPhaseModel`: with
 ``--encoder-share`` the trainer freezes the encoder part-way (``freeze_encoder``) and trains the
@@ -76,16 +78,23 @@ class KeypointLatent(nn.Module):
         self.out_dim = self.keypoint_dim + (self.vectors.out_dim if self.vectors is not None else 0)
 
     def forward(self, obs: Obs) -> Tensor:
-        parts = []
+        return self.encode(obs)[0]
+
+    def encode(self, obs: Obs) -> tuple[Tensor, Tensor]:
+        """The (B, D) latent and the spatial variance of every keypoint's softmax map, (B, K x
+        image keys) (:meth:`~forethought.models.encoders.SpatialSoftmax.locate_with_spread`)."""
+        parts, spreads = [], []
         for key, net in zip(self.image_keys, self.images, strict=True):
             if key not in obs:
                 raise ForethoughtError(
                     f"observation key '{key}' missing from the input; it has {sorted(obs)}"
                 )
-            parts.append(KEYPOINT_SCALE * net(obs[key]))  # (B, 2K)
+            keypoints, spread = net.locate(obs[key])  # (B, 2K), (B, K)
+            parts.append(KEYPOINT_SCALE * keypoints)
+            spreads.append(spread)
         if self.vectors is not None:
             parts.append(self.vectors(obs))  # (B, D_vec)
-        return torch.cat(parts, -1)  # (B, D)
+        return torch.cat(parts, -1), torch.cat(spreads, -1)  # (B, D), (B, K x images)
 
 
 class KeypointMLPWorldModel(GatedMLPWorldModel):
@@ -106,7 +115,8 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
         b, t = batch.is_first.shape
         masks = window_masks(self.name, batch.is_first, cfg.context)
         keep = masks.keep  # (B, T)
-        z = self.encoder(flatten_time(batch.obs, self.encoder.keys)).reshape(b, t, -1)  # (B,T,D)
+        z, spread = self.encoder.encode(flatten_time(batch.obs, self.encoder.keys))
+        z = z.reshape(b, t, -1)  # (B, T, D)
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
         if self.training:
             calls = int(self.loss_calls)
@@ -118,12 +128,14 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
         idm = self._idm_loss(z, batch.action, a, keep)
         kp = z[..., : self.encoder.keypoint_dim]
         var = reg.vicreg_variance(kp / cfg.var_target)  # hinge at std = var_target
+        spread_mean = spread.mean()  # every row is a real frame, as for the variance hinge
         total = (
             cfg.one_step_weight * errors.one_step
             + cfg.open_loop_weight * errors.open_loop
             + cfg.residual_weight * errors.residual
             + cfg.idm_weight * idm
             + cfg.var_weight * var
+            + cfg.spread_weight * spread_mean
         )
         return total, {
             "pred_one_step": errors.one_step.detach(),
@@ -131,6 +143,7 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
             "head_residual": errors.residual.detach(),
             "idm": idm.detach(),
             "var": var.detach(),
+            "spread": spread_mean.detach(),
             "loss": total.detach(),
         }
 

@@ -101,6 +101,8 @@ class GatedMLPSizes(Protocol):
     def gate_floor(self) -> float: ...
     @property
     def action_map_fit(self) -> str: ...
+    @property
+    def gate_per(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,11 @@ def _advance(z: Tensor, free: Tensor, gated: Tensor | None) -> Tensor:
 
 
 class GatedMLPDynamics(nn.Module):
-    """M members of z + g_h * head(x) (+ W_g (sigmoid(G x) * a)), x = MLP([z, h, a])."""
+    """M members of z + g_h * head(x) (+ W_g (sigmoid(G x) * a)), x = MLP([z, h, a]).
+
+    With ``gate_per="latent"`` the gated path is sigmoid(G x) * (W_g a): one gate per latent dim
+    instead of one per action dim.
+    """
 
     def __init__(self, config: GatedMLPSizes, latent_dim: int, action_dim: int) -> None:
         super().__init__()
@@ -142,7 +148,9 @@ class GatedMLPDynamics(nn.Module):
         self.members = m
         self.gate_floor = config.gate_floor
         self.per_dim_fit = config.action_map_fit == "per_dim"
-        self.gate = BatchedLinear(m, w, action_dim) if config.gated_action else None
+        self.gate_per_latent = config.gate_per == "latent"
+        gates = latent_dim if self.gate_per_latent else action_dim
+        self.gate = BatchedLinear(m, w, gates) if config.gated_action else None
         self.gated = BatchedLinear(m, action_dim, latent_dim) if config.gated_action else None
         if self.gate is not None and self.gated is not None:
             nn.init.constant_(self.gate.bias, GATE_OPEN_LOGIT)  # start open: moves go through
@@ -202,7 +210,17 @@ class GatedMLPDynamics(nn.Module):
         free = dz * torch.sigmoid(logit)
         if self.gate is None or self.gated is None:
             return free, None
-        return free, self.gated(self.open_gates(torch.sigmoid(self.gate(x))) * a)
+        g = self.open_gates(torch.sigmoid(self.gate(x)))  # (M, B, A), or (M, B, D) per latent
+        if self.gate_per_latent:
+            return free, g * torch.bmm(a, self.gated.weight) + self.gated.bias
+        return free, self.gated(g * a)
+
+    def gates(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """The gated path's gates as ``increments`` applies them (``gate_floor`` included), for a
+        model with the gated path: (M, B, A), or (M, B, D) with ``gate_per="latent"``, from
+        (M, B, D) z, (M, B, D + A) h and (M, B, A) a."""
+        assert self.gate is not None, "gates() of a predictor without the gated action path"
+        return self.open_gates(torch.sigmoid(self.gate(self.features(z, h, a))))
 
     def open_gates(self, g: Tensor) -> Tensor:
         """Gates g in [0, 1] with those below ``gate_floor`` closed (0), in eval mode only.

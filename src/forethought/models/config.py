@@ -63,18 +63,6 @@ GATE_PERS = ("action", "latent")
 """What one gate of the gated action path stops (``obs_mlp.py``)."""
 
 
-def _check_gated_choices(config: Any) -> None:
-    """A one-line error naming the config unless its ``action_map_fit`` and ``gate_per`` are
-    among :data:`ACTION_MAP_FITS` and :data:`GATE_PERS`."""
-    for field, choices in (("action_map_fit", ACTION_MAP_FITS), ("gate_per", GATE_PERS)):
-        value = getattr(config, field)
-        if value not in choices:
-            raise ForethoughtError(
-                f"{type(config).__name__}: {field} must be one of {', '.join(choices)}, "
-                f"got {value!r}"
-            )
-
-
 def check_gate_floor(value: Any, owner: str) -> float:
     """``value`` as a gate floor (a number in [0, 1)), or a one-line error naming ``owner``."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
@@ -231,7 +219,39 @@ class JEPAEnsembleConfig(JEPAConfig):
 
 
 @dataclass(frozen=True)
-class ObsMLPConfig(ConfigDict):
+class GatedPathConfig(ConfigDict):
+    """The gated action path's settings, shared by ``obs-mlp`` and ``keypoint-mlp``
+    (``obs_mlp.GatedMLPDynamics``)."""
+
+    gate_floor: float = 0.0
+    """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
+    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
+    sees the gates as they are: a run trained with a floor learns as one without."""
+    action_map_fit: str = "pooled"
+    """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
+    ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
+    each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
+    docs/benchmarks.md)."""
+    gate_per: str = "action"
+    """What one gate of the action path stops: "action" (one gate per action dim, shared by every
+    latent dim the action moves) or "latent" (one gate per latent dim, so a coordinate the action
+    map got wrong can close its own gate without closing the agent's; docs/benchmarks.md)."""
+
+    def check_gated_path(self) -> None:
+        """A one-line error naming the config for a bad ``gate_floor``, ``action_map_fit`` or
+        ``gate_per``."""
+        check_gate_floor(self.gate_floor, type(self).__name__)
+        for field, choices in (("action_map_fit", ACTION_MAP_FITS), ("gate_per", GATE_PERS)):
+            value = getattr(self, field)
+            if value not in choices:
+                raise ForethoughtError(
+                    f"{type(self).__name__}: {field} must be one of {', '.join(choices)}, "
+                    f"got {value!r}"
+                )
+
+
+@dataclass(frozen=True)
+class ObsMLPConfig(GatedPathConfig):
     """An observation-space model for vector observations (``obs-mlp``, see ``obs_mlp.py``)."""
 
     width: int = 256
@@ -255,19 +275,6 @@ class ObsMLPConfig(ConfigDict):
     """Weight of the mean square of the MLP head's one-step increments: > 0 makes the gated
     action path, not the head, stop blocked moves, so that long rollouts do not creep through
     walls (docs/models.md, section on `obs-mlp`)."""
-    gate_floor: float = 0.0
-    """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
-    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
-    sees the gates as they are: a run trained with a floor learns as one without."""
-    action_map_fit: str = "pooled"
-    """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
-    ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
-    each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
-    docs/benchmarks.md)."""
-    gate_per: str = "action"
-    """What one gate of the action path stops: "action" (one gate per action dim, shared by every
-    latent dim the action moves) or "latent" (one gate per latent dim, so a coordinate the action
-    map got wrong can close its own gate without closing the agent's; docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -275,12 +282,11 @@ class ObsMLPConfig(ConfigDict):
         _require_counts(self, ("width", "layers", "members", "context"))
         _require_obs_keys(self)
         _require_weights(self, ("one_step_weight", "open_loop_weight", "residual_weight"))
-        check_gate_floor(self.gate_floor, type(self).__name__)
-        _check_gated_choices(self)
+        self.check_gated_path()
 
 
 @dataclass(frozen=True)
-class KeypointMLPConfig(ConfigDict):
+class KeypointMLPConfig(GatedPathConfig):
     """Learned image keypoints as the latent, with obs-mlp's gated predictor (``keypoint-mlp``)."""
 
     keypoints: int = 16
@@ -332,19 +338,6 @@ class KeypointMLPConfig(ConfigDict):
     """... until this many calls (the encoder moves the latent while it learns)."""
     residual_weight: float = 0.0
     """Weight of the mean square of the MLP head's one-step increments (as in ``obs-mlp``)."""
-    gate_floor: float = 0.0
-    """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
-    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
-    sees the gates as they are: a run trained with a floor learns as one without."""
-    action_map_fit: str = "pooled"
-    """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
-    ratio of moved to predicted over all dims) or "per_dim" (the median of per-dim ratios, and
-    each dim refit without its outlying steps; a 2026-12-03 pixel pilot planned worse with it,
-    docs/benchmarks.md)."""
-    gate_per: str = "action"
-    """What one gate of the action path stops: "action" (one gate per action dim, shared by every
-    latent dim the action moves) or "latent" (one gate per latent dim, so a coordinate the action
-    map got wrong can close its own gate without closing the agent's; docs/benchmarks.md)."""
     seed: int = 0
     """Seed of the parameter initialization."""
 
@@ -366,8 +359,7 @@ class KeypointMLPConfig(ConfigDict):
                 "spread_weight",
             ),
         )
-        check_gate_floor(self.gate_floor, type(self).__name__)
-        _check_gated_choices(self)
+        self.check_gated_path()
         if not self.var_target > 0:
             raise ForethoughtError(
                 f"KeypointMLPConfig: var_target must be > 0, got {self.var_target!r}"

@@ -143,7 +143,9 @@ class SpatialSoftmax(nn.Module):
     def locate(self, logits: Tensor) -> Tensor:
         """Like ``forward`` on maps already divided by the temperature (see
         :meth:`KeypointImageEncoder.forward`). (B, K, H, W) -> (B, 2K)."""
-        return self.locate_with_spread(logits)[0]
+        b, k = logits.shape[:2]
+        attn = torch.softmax(logits.reshape(b, k, -1), dim=-1)  # (B, K, HW)
+        return (attn @ self.grid).reshape(b, 2 * k)  # (B, 2K)
 
     def locate_with_spread(self, logits: Tensor) -> tuple[Tensor, Tensor]:
         """``locate``'s (B, 2K) keypoints and each softmax's spatial variance E|p - mean|^2
@@ -192,18 +194,21 @@ class KeypointImageEncoder(nn.Module):
         self.out_dim = 2 * channels[-1]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.locate(x)[0]  # (B, 2K)
+        return self.keypoints.locate(self._logits(x))  # (B, 2K)
 
     def locate(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, H, W, C) uint8 images -> (B, 2K) keypoints and their maps' (B, K) spatial
         variance (:meth:`SpatialSoftmax.locate_with_spread`)."""
+        return self.keypoints.locate_with_spread(self._logits(x))
+
+    def _logits(self, x: Tensor) -> Tensor:
+        """(B, H, W, C) uint8 images -> (B, K, h, w) keypoint maps divided by the temperature."""
         x = x.permute(0, 3, 1, 2).float() / 255.0  # (B, C, H, W) in [0, 1]
         # The temperature divides the last 1x1 layer's weights rather than its K maps: the same
         # logits at a fraction of the cost (dividing the maps was a sixth of a training step).
         last = self.conv[-1]
         inv_t = torch.exp(-self.keypoints.log_temperature)
-        logits = F.conv2d(self.conv[:-1](x), last.weight * inv_t, last.bias * inv_t)
-        return self.keypoints.locate_with_spread(logits)
+        return F.conv2d(self.conv[:-1](x), last.weight * inv_t, last.bias * inv_t)
 
 
 class ObsEncoder(nn.Module):

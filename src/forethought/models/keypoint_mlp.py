@@ -78,23 +78,27 @@ class KeypointLatent(nn.Module):
         self.out_dim = self.keypoint_dim + (self.vectors.out_dim if self.vectors is not None else 0)
 
     def forward(self, obs: Obs) -> Tensor:
-        return self.encode(obs)[0]
+        return self.encode(obs, spread=False)[0]
 
-    def encode(self, obs: Obs) -> tuple[Tensor, Tensor]:
-        """The (B, D) latent and the spatial variance of every keypoint's softmax map, (B, K x
-        image keys) (:meth:`~forethought.models.encoders.SpatialSoftmax.locate_with_spread`)."""
+    def encode(self, obs: Obs, spread: bool = True) -> tuple[Tensor, Tensor | None]:
+        """The (B, D) latent and, with ``spread``, the spatial variance of every keypoint's
+        softmax map, (B, K x image keys)
+        (:meth:`~forethought.models.encoders.SpatialSoftmax.locate_with_spread`); else None."""
         parts, spreads = [], []
         for key, net in zip(self.image_keys, self.images, strict=True):
             if key not in obs:
                 raise ForethoughtError(
                     f"observation key '{key}' missing from the input; it has {sorted(obs)}"
                 )
-            keypoints, spread = net.locate(obs[key])  # (B, 2K), (B, K)
+            if spread:
+                keypoints, s = net.locate(obs[key])  # (B, 2K), (B, K)
+                spreads.append(s)
+            else:
+                keypoints = net(obs[key])  # (B, 2K)
             parts.append(KEYPOINT_SCALE * keypoints)
-            spreads.append(spread)
         if self.vectors is not None:
             parts.append(self.vectors(obs))  # (B, D_vec)
-        return torch.cat(parts, -1), torch.cat(spreads, -1)  # (B, D), (B, K x images)
+        return torch.cat(parts, -1), torch.cat(spreads, -1) if spread else None
 
 
 class KeypointMLPWorldModel(GatedMLPWorldModel):
@@ -115,7 +119,9 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
         b, t = batch.is_first.shape
         masks = window_masks(self.name, batch.is_first, cfg.context)
         keep = masks.keep  # (B, T)
-        z, spread = self.encoder.encode(flatten_time(batch.obs, self.encoder.keys))
+        z, spread = self.encoder.encode(
+            flatten_time(batch.obs, self.encoder.keys), spread=cfg.spread_weight > 0
+        )
         z = z.reshape(b, t, -1)  # (B, T, D)
         a = self.encode_action(batch.action, lead=2)  # (B, T, A_in)
         if self.training:
@@ -128,24 +134,24 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
         idm = self._idm_loss(z, batch.action, a, keep)
         kp = z[..., : self.encoder.keypoint_dim]
         var = reg.vicreg_variance(kp / cfg.var_target)  # hinge at std = var_target
-        spread_mean = spread.mean()  # every row is a real frame, as for the variance hinge
         total = (
             cfg.one_step_weight * errors.one_step
             + cfg.open_loop_weight * errors.open_loop
             + cfg.residual_weight * errors.residual
             + cfg.idm_weight * idm
             + cfg.var_weight * var
-            + cfg.spread_weight * spread_mean
         )
-        return total, {
+        terms = {
             "pred_one_step": errors.one_step.detach(),
             "pred_open_loop": errors.open_loop.detach(),
             "head_residual": errors.residual.detach(),
             "idm": idm.detach(),
             "var": var.detach(),
-            "spread": spread_mean.detach(),
-            "loss": total.detach(),
         }
+        if spread is not None:  # every row is a real frame, as for the variance hinge
+            total = total + cfg.spread_weight * spread.mean()
+            terms["spread"] = spread.mean().detach()
+        return total, terms | {"loss": total.detach()}
 
     # ------------------------------------------------------------------ frozen-encoder phase
 

@@ -210,7 +210,7 @@ class GatedMLPDynamics(nn.Module):
         free = dz * torch.sigmoid(logit)
         if self.gate is None or self.gated is None:
             return free, None
-        g = self.open_gates(torch.sigmoid(self.gate(x)))  # (M, B, A), or (M, B, D) per latent
+        g = self._gates_at(x)  # (M, B, A), or (M, B, D) per latent dim
         if self.gate_per_latent:
             return free, g * torch.bmm(a, self.gated.weight) + self.gated.bias
         return free, self.gated(g * a)
@@ -220,7 +220,12 @@ class GatedMLPDynamics(nn.Module):
         model with the gated path: (M, B, A), or (M, B, D) with ``gate_per="latent"``, from
         (M, B, D) z, (M, B, D + A) h and (M, B, A) a."""
         assert self.gate is not None, "gates() of a predictor without the gated action path"
-        return self.open_gates(torch.sigmoid(self.gate(self.features(z, h, a))))
+        return self._gates_at(self.features(z, h, a))
+
+    def _gates_at(self, x: Tensor) -> Tensor:
+        """The gates (floor included) from the MLP's hidden features x (M, B, W)."""
+        assert self.gate is not None
+        return self.open_gates(torch.sigmoid(self.gate(x)))
 
     def open_gates(self, g: Tensor) -> Tensor:
         """Gates g in [0, 1] with those below ``gate_floor`` closed (0), in eval mode only.

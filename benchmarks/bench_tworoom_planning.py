@@ -25,7 +25,12 @@ from typing import Any
 import torch
 from _results import machine, run_main, write_result
 
-from forethought.cli.plan_cmd import adapt_config, add_adapt_args, add_goal_cost_args
+from forethought.cli.plan_cmd import (
+    adapt_config,
+    add_adapt_args,
+    add_goal_cost_args,
+    memory_config,
+)
 from forethought.envs import make_env
 from forethought.eval.closed_loop import PlanningResult, RandomAgent, evaluate_planning
 from forethought.eval.goals import (
@@ -64,6 +69,7 @@ def planning_row(
     label: str,
     uncertainty_weight: float = 0.0,
     adapt: Any = None,
+    memory: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``loaded`` (model, goal readout or None) with the planner at one budget; returns
     the JSON row."""
@@ -89,8 +95,9 @@ def planning_row(
         objective,
         step_budget=args.max_steps if args.deadline else None,
         adapt=adapt,
+        memory=memory,
     )
-    agents: list[Any] = []  # one per episode, to count their adaptations
+    agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
     def counted_agent(env: Any, task: Any) -> Any:
         agents.append(make_agent(env, task))
@@ -110,6 +117,10 @@ def planning_row(
     print("  failures: " + ", ".join(f"{k} {n}" for k, n in failures.items() if n))
     if adapt is not None:
         print(f"  adaptations: {sum(adaptations)} in {sum(n > 0 for n in adaptations)} episodes")
+    blocked = [agent.blocked_steps for agent in agents]
+    if memory is not None:
+        episodes = sum(n > 0 for n in blocked)
+        print(f"  blocked steps remembered: {sum(blocked)} in {episodes} episodes")
     cfg = planner.config
     return {
         "row": label,
@@ -125,6 +136,8 @@ def planning_row(
         "failures": failures,
         "adaptations": sum(adaptations),
         "episodes_adapted": sum(n > 0 for n in adaptations),
+        "blocked_steps": sum(blocked),
+        "episodes_blocked": sum(n > 0 for n in blocked),
         **result.to_dict(episodes=args.episodes),
     }
 
@@ -195,6 +208,7 @@ def main() -> int:
         raise SystemExit(f"--skip must be in [0, --pairs), got {args.skip}")
     tasks = two_room_tasks(args.pairs, args.seed)[args.skip :]
     adapt = adapt_config(args)  # the run's rows only: the true simulator is exact
+    memory = memory_config(args)
     started = time.time()
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_tworoom_planning.py " + " ".join(sys.argv[1:]),
@@ -221,11 +235,12 @@ def main() -> int:
         },
         "execute_steps": args.execute_steps,
         "adapt": dataclasses.asdict(adapt) if adapt else None,
+        "memory": dataclasses.asdict(memory) if memory else None,
         "rows": [random_row(args, tasks)],
     }
 
-    # label, (model, readout), uncertainty weight, adaptation
-    models: list[tuple[str, Any, float, Any]] = []
+    # label, (model, readout), uncertainty weight, adaptation, blocked-move memory
+    models: list[tuple[str, Any, float, Any, Any]] = []
     if not args.no_ceiling:  # the true simulator is exact: nothing to penalize or adapt
         sim = load_goal_model(
             TRUE_SIM,
@@ -235,7 +250,7 @@ def main() -> int:
             args.temporal_steps,
             args.temporal_data or (read_run_dataset(args.run).get("path") if args.run else None),
         )
-        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None))
+        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None, None))
     if args.run:
         loaded = load_goal_model(
             args.run, TWO_ROOM, args.goal_space, args.probe_steps, args.temporal_steps
@@ -243,21 +258,30 @@ def main() -> int:
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
         if args.gate_floor is not None:
             set_gate_floor(loaded[0], args.gate_floor)
-        models.append((f"run {args.run}", loaded, args.uncertainty_weight, adapt))
-    for label, model, weight, model_adapt in models:
+        models.append((f"run {args.run}", loaded, args.uncertainty_weight, adapt, memory))
+    for label, model, weight, model_adapt, model_memory in models:
         result["rows"].append(
             planning_row(
-                model, args, tasks, args.samples, args.iterations, label, weight, model_adapt
+                model,
+                args,
+                tasks,
+                args.samples,
+                args.iterations,
+                label,
+                weight,
+                model_adapt,
+                model_memory,
             )
         )
     budgets = parse_budgets(args.budgets)
     if budgets:
         curve = []
         for samples, iterations in budgets:
-            for label, model, weight, model_adapt in models:
+            for label, model, weight, model_adapt, model_memory in models:
                 row = planning_row(
-                    model, args, tasks, samples, iterations, label, weight, model_adapt
-                )
+                    model, args, tasks, samples, iterations, label, weight, model_adapt,
+                    model_memory,
+                )  # fmt: skip
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve
     result["eval_s"] = round(time.time() - started, 1)

@@ -83,6 +83,8 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
             ("plan", "true-sim", "--env", ENV, "--adapt-steps", "3", "--adapt-window", "2"),
             "window >= 3",
         ),
+        (("plan", "true-sim", "--env", ENV, "--memory-radius", "1"), "obs-mlp or keypoint-mlp"),
+        (("plan", "true-sim", "--env", ENV, "--memory-radius", "-1"), "radius must be >= 0"),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
@@ -232,3 +234,12 @@ def test_an_observation_space_model_plans_from_state(tmp_path, capsys):
                "--max-steps", "6", "--adapt-steps", "2", *SMALL])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0 and "the model adapts (2 steps)" in out and "true simulator" in out, out
+    rc = main(["plan", str(run), "--env", ENV, "--max-steps", "6", "--memory-radius", "1",
+               *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "real steps as blocked" in out, out
+    rc = main(["evaluate", str(run), "--planning", "--env", ENV, "--episodes", "1", "--ceiling",
+               "--max-steps", "6", "--memory-radius", "1", *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "imagines moves blocked within 1 unit-action moves" in out, out
+    assert "true simulator" in out, out

@@ -142,7 +142,8 @@ def run_planning(args: argparse.Namespace) -> dict:
                     **vars(args),
                     "run_dir": TRUE_SIM,
                     "uncertainty_weight": 0.0,
-                    "adapt_steps": 0,  # nothing to adapt either
+                    "adapt_steps": 0,  # nothing to adapt or remember either
+                    "memory_radius": 0.0,
                     "temporal_data": args.temporal_data
                     or read_run_dataset(args.run_dir).get("path"),
                 }
@@ -163,6 +164,12 @@ def run_planning(args: argparse.Namespace) -> dict:
             f", the model adapts ({args.adapt_steps} steps) when its error on the latest "
             f"{args.adapt_window} real rows is above {args.adapt_threshold:g}"
             if args.adapt_steps
+            else ""
+        )
+        + (
+            f", the agent imagines moves blocked within {args.memory_radius:g} unit-action "
+            "moves of its real steps that stood still"
+            if args.memory_radius
             else ""
         )
     )

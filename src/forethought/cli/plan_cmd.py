@@ -66,6 +66,21 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--adapt-lr", type=float, default=3e-4, help="its learning rate (3e-4)")
     p.add_argument("--adapt-window", type=int, default=12, help="latest real rows (12)")
+    p.add_argument(
+        "--memory-radius",
+        type=float,
+        default=0.0,
+        help="remember the episode's real steps that moved less than half as far as the model "
+        "said, and imagine moves in their direction blocked within this many unit-action moves "
+        "of those places (default 0: no memory; obs-mlp and keypoint-mlp)",
+    )
+    p.add_argument(
+        "--memory-min-move",
+        type=float,
+        default=0.1,
+        help="... remembering only steps on which the model predicted a move of at least this "
+        "many unit-action moves (default 0.1)",
+    )
 
 
 def adapt_config(args: argparse.Namespace) -> Any:
@@ -75,6 +90,15 @@ def adapt_config(args: argparse.Namespace) -> Any:
     if args.adapt_steps == 0:
         return None
     return AdaptConfig(args.adapt_steps, args.adapt_lr, args.adapt_window, args.adapt_threshold)
+
+
+def memory_config(args: argparse.Namespace) -> Any:
+    """The blocked-move ``MemoryConfig`` the flags ask for, or None (``--memory-radius 0``)."""
+    from forethought.planning import MemoryConfig
+
+    if args.memory_radius == 0:
+        return None
+    return MemoryConfig(radius=args.memory_radius, min_move=args.memory_min_move)
 
 
 def add_planner_args(p: argparse.ArgumentParser) -> None:
@@ -183,7 +207,13 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
     )
     budget = args.max_steps if args.deadline else None
     return goal_agent_factory(
-        model, planner, args.execute_steps, objective, step_budget=budget, adapt=adapt_config(args)
+        model,
+        planner,
+        args.execute_steps,
+        objective,
+        step_budget=budget,
+        adapt=adapt_config(args),
+        memory=memory_config(args),
     )
 
 
@@ -227,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"planning: {ms[len(ms) // 2]:.1f} ms per plan (median of {len(ms)} plans)")
     if args.adapt_steps:
         print(f"adapted the predictor before {agent.adaptations} of the plans")
+    if args.memory_radius:
+        print(f"remembered {agent.blocked_steps} real steps as blocked")
     if args.video:
         write_gif(args.video, result.frames)
         print(f"wrote {args.video}")

@@ -141,6 +141,7 @@ def goal_agent_factory(
     objective: Callable[[torch.Tensor], Any] | None = None,
     step_budget: int | None = None,
     adapt: Any = None,
+    memory: Any = None,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -154,6 +155,8 @@ def goal_agent_factory(
             protocol: after step 200); plans then only count the steps left (``MPCAgent``).
         adapt: an ``AdaptConfig``: each episode's agent fine-tunes a private copy of the
             predictor on its real rows when they surprise it (``MPCAgent``); None: never.
+        memory: a ``MemoryConfig``: each episode's agent imagines moves blocked where real ones
+            were (``MPCAgent``); None: never.
     """
     from forethought.planning import MPCAgent, obs_to_tensors
 
@@ -177,6 +180,7 @@ def goal_agent_factory(
             action_space=env.action_space,
             step_budget=step_budget,
             adapt=adapt,
+            memory=memory,
         )
 
     return make

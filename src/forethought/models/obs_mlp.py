@@ -23,6 +23,7 @@ rows over the rest of the window, both as squared errors of standardized observa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,6 +81,9 @@ share of its largest predicted move in that step (the others only add noise)."""
 TRIM_RESIDUALS = 5.0
 """``per_dim`` fit: each dim of the map is refit without the steps whose residual on it is
 above this many times its median."""
+
+# (M, B, D) latent and the increment the predictor imagines from it -> the increment to take.
+StepFilter = Callable[[Tensor, Tensor], Tensor]
 
 
 class GatedMLPSizes(Protocol):
@@ -243,13 +247,18 @@ class GatedMLPDynamics(nn.Module):
         """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
         return _advance(z, *self.increments(z, h, a))
 
-    def rollout(self, z: Tensor, h: Tensor, a: Tensor) -> Tensor:
-        """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D)."""
+    def rollout(self, z: Tensor, h: Tensor, a: Tensor, step: StepFilter | None = None) -> Tensor:
+        """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D).
+
+        ``step``: (z, increment) -> the increment to take instead, both (M, B, D), applied to
+        every imagined step (the planner's blocked-move memory, ``planning/memory.py``)."""
         m = self.members
         zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
         for k in range(a.shape[1]):
             ak = a[:, k].expand(m, *a[:, k].shape)  # (M, B, A)
             z_next = self(zm, hm, ak)
+            if step is not None:
+                z_next = zm + step(zm, z_next - zm)
             hm, zm = torch.cat([zm, ak], -1), z_next
             preds.append(zm)
         return torch.stack(preds, 2)
@@ -341,12 +350,13 @@ class GatedMLPWorldModel(nn.Module):
         a = self.encode_action(prev_action, lead=1)  # (B, A_in)
         return Belief(h=torch.cat([belief.z, a], -1) * keep, z=self.encoder(obs))
 
-    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
-        """Open-loop latents for (B, H, A) actions; members' mean and (M > 1) their variance."""
+    def imagine(self, belief: Belief, actions: Tensor, step: StepFilter | None = None) -> Rollout:
+        """Open-loop latents for (B, H, A) actions; members' mean and (M > 1) their variance.
+        ``step``: a filter on every imagined increment (:meth:`GatedMLPDynamics.rollout`)."""
         a = self.encode_action(actions, lead=2)  # (B, H, A_in)
         if belief.batch_size == 1 and a.shape[0] > 1:
             belief = belief.expand(a.shape[0])
-        zs = self.dynamics.rollout(belief.z, belief.h, a)  # (M, B, H, D)
+        zs = self.dynamics.rollout(belief.z, belief.h, a, step)  # (M, B, H, D)
         if self.members == 1:
             return Rollout(latents=zs[0])
         return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))

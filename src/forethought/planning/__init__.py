@@ -17,6 +17,7 @@ File tree::
     sim_models.py  TwoRoomSimModel (true simulator), LinearModel
     agent.py       MPCAgent: reset(obs) / act(obs, prev_action), replanning every k steps
     adapt.py       EpisodeAdapter: the agent fine-tunes a copy of its predictor on real rows
+    memory.py      BlockedMoves: the agent imagines moves blocked where real ones were
 
 Planners never touch a real environment; :class:`MPCAgent` is the policy a loop calls.
 """
@@ -43,6 +44,7 @@ from forethought.planning.discrete import (
 from forethought.planning.gradient import GradientConfig, GradientPlanner
 from forethought.planning.hold import HeldActionModel, HeldActionPlanner
 from forethought.planning.icem import ICEMConfig, ICEMPlanner, colored_noise
+from forethought.planning.memory import BlockedMoves, MemoryConfig
 from forethought.planning.mppi import MPPIConfig, MPPIPlanner
 from forethought.planning.objectives import (
     CallableObjective,
@@ -62,6 +64,7 @@ from forethought.planning.sim_models import LinearModel, TwoRoomSimModel
 
 __all__ = [
     "AdaptConfig",
+    "BlockedMoves",
     "EpisodeAdapter",
     "HeldActionModel",
     "HeldActionPlanner",
@@ -84,6 +87,7 @@ __all__ = [
     "ICEMPlanner",
     "LinearModel",
     "MPCAgent",
+    "MemoryConfig",
     "MPPIConfig",
     "MPPIPlanner",
     "Objective",

@@ -35,6 +35,7 @@ from forethought.planning.base import (
     PlanResult,
 )
 from forethought.planning.common import BoxPlannerConfig, DiscretePlannerConfig
+from forethought.planning.memory import BlockedMoves, MemoryConfig, RememberingModel
 from forethought.planning.objectives import Deadline
 
 ObjectiveFactory = Callable[[WorldModel, Obs], Objective]  # (model, first obs as tensors)
@@ -92,11 +93,15 @@ class MPCAgent:
             plan's cost then counts only the steps left (:class:`Deadline`). None: no end.
         adapt: fine-tune a copy of the predictor on the episode's real rows when they surprise
             it (:mod:`forethought.planning.adapt`); None or 0 steps: never.
+        memory: remember the episode's real steps that moved much less than the model said,
+            and imagine such moves blocked near those places
+            (:mod:`forethought.planning.memory`); None or radius 0: never.
 
     Attributes:
         plan_times: wall seconds of every ``plan`` call since construction, including the
             adaptation before it.
         adaptations: adaptations since construction.
+        blocked_steps: real steps remembered as blocked since construction.
         last_result: the latest :class:`PlanResult`.
     """
 
@@ -109,6 +114,7 @@ class MPCAgent:
         action_space: Any = None,
         step_budget: int | None = None,
         adapt: AdaptConfig | None = None,
+        memory: MemoryConfig | None = None,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -132,6 +138,8 @@ class MPCAgent:
         self.plan_times: list[float] = []
         self.adaptations = 0
         self._adapter = EpisodeAdapter(model, adapt) if adapt and adapt.steps else None
+        self.blocked_steps = 0
+        self._memory = BlockedMoves(model, memory) if memory and memory.radius > 0 else None
         self.last_result: PlanResult | None = None
         self._belief: Belief | None = None
         self._objective: Objective | None = None
@@ -159,6 +167,8 @@ class MPCAgent:
         if self._adapter is not None:
             self._adapter.reset()
             self._adapter.record(self._belief.z, no_action, first=True)
+        if self._memory is not None:
+            self._memory.reset()
         if objective is None:
             if self.objective_factory is None:
                 raise ForethoughtError("MPCAgent.reset needs objective= or an objective_factory")
@@ -178,8 +188,12 @@ class MPCAgent:
         action = action.long().reshape(1) if self.discrete else action.float().reshape(1, -1)
         obs_t = obs_to_tensors(obs, self.device)
         first = torch.zeros(1, dtype=torch.bool, device=self.device)
+        before = self.belief
         with torch.no_grad():
-            self._belief = self.model.observe(self.belief, obs_t, action, first).detach()
+            self._belief = self.model.observe(before, obs_t, action, first).detach()
+        if self._memory is not None:
+            planned_with = self._adapter.model if self._adapter is not None else self.model
+            self.blocked_steps += self._memory.record(before, action, self._belief.z, planned_with)
         if self._adapter is not None:
             self._adapter.record(self._belief.z, action, first=False)
 
@@ -219,6 +233,8 @@ class MPCAgent:
         if self._adapter is not None:
             self.adaptations += self._adapter.maybe_adapt()
             model = self._adapter.model
+        if self._memory is not None:
+            model = RememberingModel(model, self._memory)
         result = self.planner.plan(model, self.belief, objective, carry)
         self.plan_times.append(time.perf_counter() - start)
         self.last_result, self._carry = result, result.carry

@@ -1,0 +1,171 @@
+"""Blocked-move memory: the agent stops imagining moves the episode showed it cannot make.
+
+A planner trusts its model; where the model is wrong about a place (TwoRoom: a wall it imagines
+open), the agent pushes, does not move, and plans the same push again. Test-time adaptation
+(``adapt.py``) fits the predictor's weights to the episode's rows; from pixels it unlearns more
+than it fixes (docs/benchmarks.md, "Learning from the episode"). This memory is local instead:
+it keeps every real step on which the model predicted a move and the latent stood (nearly) still,
+and in imagination scales down each predicted move by how much a move like it failed near the
+same place. Far from the remembered places, or in other directions, imagination is unchanged.
+
+For a remembered step i (latent z_i, predicted increment p_i, real increment r_i, moved share
+m_i = min(1, |r_i| / |p_i|)) and an imagined step from z with increment d::
+
+    near_i   = exp(-|z - z_i|^2 / (2 (radius * s)^2))      s: the latent move of a unit action
+    along_i  = clamp(2 cos(d, p_i), 0, 1)                  a move in the failed direction
+    blocked  = max_i near_i * along_i * (1 - m_i)
+    d'       = (1 - blocked) * d
+
+A move within 60 degrees of a remembered failed one (cos >= 0.5) is blocked in full near that
+place: TwoRoom's physics stops a whole step at its first contact (no sliding along the wall).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from forethought.core.errors import ForethoughtError
+from forethought.models.base import Batch, Belief, Obs, Rollout, WorldModel
+from forethought.models.obs_mlp import GatedMLPWorldModel
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Which real steps the agent remembers as blocked, and how far the memory reaches.
+
+    Attributes:
+        radius: the memory's reach around a remembered latent, in units of s, the latent
+            distance one unit action moves (the norm of the gated action map's rows; with an
+            exact map one full TwoRoom push, 2.45 px; a pixel model's map can be inflated, 2x
+            on one seed). 0: no memory.
+        min_move: remember a step only when the model predicted a move of at least this many
+            s. At 0.5, three TwoRoom pixel agents that sat at the wall near a door's edge for
+            180-198 steps remembered nothing: the model predicted smaller moves there
+            (docs/benchmarks.md, "Remembering where moves failed").
+        moved: ... and the latent moved at most this share of the predicted distance, in any
+            direction. (Measured along the prediction instead, with min_move 0.1, 22 of 200
+            TwoRoom pixel agents reached the goal and left it, against 6 with this rule.)
+        capacity: the most steps remembered per episode (the oldest are dropped).
+    """
+
+    radius: float = 1.0
+    min_move: float = 0.1
+    moved: float = 0.5
+    capacity: int = 256
+
+    def __post_init__(self) -> None:
+        if not (self.radius >= 0 and self.min_move > 0 and 0 <= self.moved < 1):
+            raise ForethoughtError(
+                f"MemoryConfig: radius must be >= 0, min_move > 0 and moved in [0, 1), got "
+                f"{self.radius}, {self.min_move}, {self.moved}"
+            )
+        if self.capacity < 1:
+            raise ForethoughtError(f"MemoryConfig: capacity must be >= 1, got {self.capacity}")
+
+
+def unit_move(model: GatedMLPWorldModel) -> float:
+    """s: the mean latent distance one unit of one action dim moves under the gated action map."""
+    gated = model.dynamics.gated
+    if gated is None:
+        raise ForethoughtError(
+            "the blocked-move memory (--memory-radius) needs a model with the gated action path "
+            "(obs-mlp or keypoint-mlp with gated_action=true)"
+        )
+    return float(gated.weight.detach().norm(dim=-1).mean())  # weight: (M, A, D)
+
+
+class BlockedMoves:
+    """The episode's blocked steps, and imagination with them taken into account
+    (:meth:`imagine_with`; planners see it through :class:`RememberingModel`).
+
+    Attributes:
+        count: steps remembered in this episode.
+    """
+
+    def __init__(self, base: WorldModel, config: MemoryConfig) -> None:
+        if not isinstance(base, GatedMLPWorldModel):
+            raise ForethoughtError(
+                f"the blocked-move memory (--memory-radius) needs an obs-mlp or keypoint-mlp "
+                f"model, whose predictor steps one latent at a time; got {type(base).__name__}"
+            )
+        self.base, self.config = base, config
+        self.latent_dim = base.latent_dim
+        self.scale = unit_move(base)
+        self._z = torch.zeros(0, base.latent_dim, device=base.device)  # (N, D)
+        self._dir = torch.zeros_like(self._z)  # (N, D) unit predicted increments
+        self._failed = torch.zeros(0, device=base.device)  # (N,) 1 - moved share
+        self.count = 0
+
+    def reset(self) -> None:
+        """A new episode: forget every remembered step."""
+        self._z, self._dir, self._failed = self._z[:0], self._dir[:0], self._failed[:0]
+        self.count = 0
+
+    @torch.no_grad()
+    def record(self, before: Belief, action: Tensor, after: Tensor, model: WorldModel) -> bool:
+        """One real step: the (1, ...) belief before it, the (1, ...) raw action taken and the
+        (1, D) latent observed after it; ``model`` is the one that planned it. Returns whether
+        the step was remembered as blocked."""
+        assert isinstance(model, GatedMLPWorldModel), "record() with the base model or its copy"
+        a = model.encode_action(action, lead=1)  # (1, A_in)
+        m = model.members
+        z, h = before.z.expand(m, *before.z.shape), before.h.expand(m, *before.h.shape)
+        pred = model.dynamics(z, h, a.expand(m, *a.shape)).mean(0)  # (1, D)
+        p, r = pred - before.z, after - before.z  # (1, D) predicted and real increments
+        p_norm2 = p.square().sum()
+        if float(p_norm2.sqrt()) < self.config.min_move * self.scale:
+            return False
+        moved = min(1.0, float(r.norm() / p_norm2.sqrt()))  # stood still: 0
+        if moved > self.config.moved:
+            return False
+        cap, failed = self.config.capacity, torch.tensor([1.0 - moved], device=after.device)
+        self._z = torch.cat([self._z, before.z])[-cap:]
+        self._dir = torch.cat([self._dir, p / p_norm2.sqrt()])[-cap:]
+        self._failed = torch.cat([self._failed, failed])[-cap:]
+        self.count += 1
+        return True
+
+    def blocked(self, z: Tensor, d: Tensor) -> Tensor:
+        """The share of each imagined increment to take away. (..., ) from (..., D) z and d."""
+        sigma = self.config.radius * self.scale
+        dist2 = (z[..., None, :] - self._z).square().sum(-1)  # (..., N)
+        near = torch.exp(-dist2 / (2 * sigma**2))
+        cos = (d @ self._dir.T) / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (..., N)
+        along = (2 * cos).clamp(0, 1)
+        return (near * along * self._failed).amax(-1)
+
+    def kept(self, z: Tensor, d: Tensor) -> Tensor:
+        """Imagined increments (..., D) from latents z (..., D), the blocked share taken away."""
+        return (1 - self.blocked(z, d))[..., None] * d
+
+    def imagine_with(self, model: GatedMLPWorldModel, belief: Belief, actions: Tensor) -> Rollout:
+        """``model.imagine`` with the remembered blocked moves taken away."""
+        return model.imagine(belief, actions, step=self.kept if self.count else None)
+
+
+class RememberingModel:
+    """A planner's view of ``model`` with the episode's blocked moves: ``imagine`` corrected,
+    the rest the model's own."""
+
+    def __init__(self, model: WorldModel, memory: BlockedMoves) -> None:
+        assert isinstance(model, GatedMLPWorldModel), "the base model or its adapted copy"
+        self.model, self.memory = model, memory
+        self.latent_dim = model.latent_dim
+
+    def initial(self, batch_size: int) -> Belief:
+        return self.model.initial(batch_size)
+
+    def observe(self, belief: Belief, obs: Obs, prev_action: Tensor, is_first: Tensor) -> Belief:
+        return self.model.observe(belief, obs, prev_action, is_first)
+
+    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
+        return self.memory.imagine_with(self.model, belief, actions)
+
+    def encode_goal(self, obs: Obs) -> Tensor:
+        return self.model.encode_goal(obs)
+
+    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.model.loss(batch)

@@ -61,7 +61,7 @@ def _remember_a_wall(model, radius=1.0):
 def test_a_blocked_push_blocks_moves_its_way_at_its_place_only():
     model = _linear_obs_mlp()
     memory, at_wall = _remember_a_wall(model)
-    assert memory.count == 1 and memory.scale == pytest.approx(1.0)
+    assert len(memory) == 1 and memory.scale == pytest.approx(1.0)
     gate = float(torch.sigmoid(model.dynamics.gate.bias[0, 0, 0]))
     free = _first_move(BlockedMoves(model, MemoryConfig()), model, at_wall, [1.0, 0.0])
     torch.testing.assert_close(free, torch.tensor([gate, 0.0, 0.0]))  # no memory: the model
@@ -117,7 +117,7 @@ def test_only_steps_that_moved_much_less_than_predicted_are_remembered():
         _first_move(memory, model, before, [1.0, 0.0]), torch.tensor([0.2 * gate, 0.0, 0.0])
     )
     memory.reset()
-    assert memory.count == 0
+    assert len(memory) == 0
     torch.testing.assert_close(
         _first_move(memory, model, before, [1.0, 0.0]), torch.tensor([gate, 0.0, 0.0])
     )
@@ -129,7 +129,7 @@ def test_capacity_keeps_the_latest_steps():
     for x in (0.0, 5.0, 10.0):
         before = _belief(model, [x, 0.0, 0.0])
         assert memory.record(before, torch.tensor([[1.0, 0.0]]), before.z.clone(), model)
-    assert memory.count == 3
+    assert len(memory) == 2  # of 3 remembered
     gate = float(torch.sigmoid(model.dynamics.gate.bias[0, 0, 0]))
     first = _belief(model, [0.0, 0.0, 0.0])  # forgotten: the oldest of three
     torch.testing.assert_close(
@@ -154,9 +154,9 @@ def test_the_agent_remembers_pushes_that_do_not_move_and_forgets_them_at_reset()
     for _ in range(5):  # the world never moves
         action = agent.act(obs, action)
     assert agent.blocked_steps >= 2  # the first plan's two pushes along +x at least
-    assert agent._memory is not None and agent._memory.count == agent.blocked_steps
+    assert agent._memory is not None and len(agent._memory) == agent.blocked_steps
     agent.reset(obs)
-    assert agent._memory.count == 0
+    assert len(agent._memory) == 0
 
 
 def test_memory_errors_are_one_line():

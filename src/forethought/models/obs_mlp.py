@@ -256,9 +256,11 @@ class GatedMLPDynamics(nn.Module):
         zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
         for k in range(a.shape[1]):
             ak = a[:, k].expand(m, *a[:, k].shape)  # (M, B, A)
-            z_next = self(zm, hm, ak)
-            if step is not None:
-                z_next = zm + step(zm, z_next - zm)
+            free, gated = self.increments(zm, hm, ak)  # (M, B, D) each
+            if step is None:
+                z_next = _advance(zm, free, gated)
+            else:
+                z_next = zm + step(zm, free if gated is None else free + gated)
             hm, zm = torch.cat([zm, ak], -1), z_next
             preds.append(zm)
         return torch.stack(preds, 2)

@@ -26,6 +26,16 @@ from forethought.models.base import WorldModel
 from forethought.models.obs_mlp import GatedMLPWorldModel
 
 
+def require_gated_mlp(model: WorldModel, what: str, why: str) -> GatedMLPWorldModel:
+    """``model`` if it is an ``obs-mlp`` or ``keypoint-mlp`` model, else a one-line error saying
+    that ``what`` needs one (``why``: what such a model has)."""
+    if not isinstance(model, GatedMLPWorldModel):
+        raise ForethoughtError(
+            f"{what} needs an obs-mlp or keypoint-mlp model, {why}; got {type(model).__name__}"
+        )
+    return model
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
     """When and how much the agent adapts its predictor within an episode.
@@ -70,13 +80,12 @@ class EpisodeAdapter:
     """
 
     def __init__(self, base: WorldModel, config: AdaptConfig) -> None:
-        if not isinstance(base, GatedMLPWorldModel):
-            raise ForethoughtError(
-                f"test-time adaptation (--adapt-steps) needs an obs-mlp or keypoint-mlp model, "
-                f"whose belief does not run through the predictor; got {type(base).__name__}"
-            )
-        self.base, self.config = base, config
-        self.model: GatedMLPWorldModel = base
+        gated = require_gated_mlp(
+            base, "test-time adaptation (--adapt-steps)", "whose belief does not run through the "
+            "predictor"
+        )  # fmt: skip
+        self.base, self.config = gated, config
+        self.model: GatedMLPWorldModel = gated
         self.adaptations = 0
         self._rows: list[tuple[Tensor, Tensor, bool]] = []
 

@@ -23,13 +23,15 @@ place: TwoRoom's physics stops a whole step at its first contact (no sliding alo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
-from forethought.models.base import Batch, Belief, Obs, Rollout, WorldModel
+from forethought.models.base import Belief, Rollout, WorldModel
 from forethought.models.obs_mlp import GatedMLPWorldModel
+from forethought.planning.adapt import require_gated_mlp
 
 
 @dataclass(frozen=True)
@@ -81,28 +83,25 @@ class BlockedMoves:
     """The episode's blocked steps, and imagination with them taken into account
     (:meth:`imagine_with`; planners see it through :class:`RememberingModel`).
 
-    Attributes:
-        count: steps remembered in this episode.
     """
 
     def __init__(self, base: WorldModel, config: MemoryConfig) -> None:
-        if not isinstance(base, GatedMLPWorldModel):
-            raise ForethoughtError(
-                f"the blocked-move memory (--memory-radius) needs an obs-mlp or keypoint-mlp "
-                f"model, whose predictor steps one latent at a time; got {type(base).__name__}"
-            )
-        self.base, self.config = base, config
-        self.latent_dim = base.latent_dim
-        self.scale = unit_move(base)
-        self._z = torch.zeros(0, base.latent_dim, device=base.device)  # (N, D)
+        gated = require_gated_mlp(
+            base, "the blocked-move memory (--memory-radius)", "whose predictor steps one latent "
+            "at a time"
+        )  # fmt: skip
+        self.config, self.scale = config, unit_move(gated)
+        self._z = torch.zeros(0, gated.latent_dim, device=gated.device)  # (N, D)
         self._dir = torch.zeros_like(self._z)  # (N, D) unit predicted increments
-        self._failed = torch.zeros(0, device=base.device)  # (N,) 1 - moved share
-        self.count = 0
+        self._failed = torch.zeros(0, device=gated.device)  # (N,) 1 - moved share
+
+    def __len__(self) -> int:
+        """Steps held (the latest ``capacity`` remembered in this episode)."""
+        return int(self._z.shape[0])
 
     def reset(self) -> None:
         """A new episode: forget every remembered step."""
         self._z, self._dir, self._failed = self._z[:0], self._dir[:0], self._failed[:0]
-        self.count = 0
 
     @torch.no_grad()
     def record(self, before: Belief, action: Tensor, after: Tensor, model: WorldModel) -> bool:
@@ -125,7 +124,6 @@ class BlockedMoves:
         self._z = torch.cat([self._z, before.z])[-cap:]
         self._dir = torch.cat([self._dir, p / p_norm2.sqrt()])[-cap:]
         self._failed = torch.cat([self._failed, failed])[-cap:]
-        self.count += 1
         return True
 
     def blocked(self, z: Tensor, d: Tensor) -> Tensor:
@@ -143,29 +141,18 @@ class BlockedMoves:
 
     def imagine_with(self, model: GatedMLPWorldModel, belief: Belief, actions: Tensor) -> Rollout:
         """``model.imagine`` with the remembered blocked moves taken away."""
-        return model.imagine(belief, actions, step=self.kept if self.count else None)
+        return model.imagine(belief, actions, step=self.kept if len(self) else None)
 
 
 class RememberingModel:
     """A planner's view of ``model`` with the episode's blocked moves: ``imagine`` corrected,
-    the rest the model's own."""
+    the rest the model's own (as :class:`~forethought.planning.hold.HeldActionModel`)."""
 
-    def __init__(self, model: WorldModel, memory: BlockedMoves) -> None:
-        assert isinstance(model, GatedMLPWorldModel), "the base model or its adapted copy"
+    def __init__(self, model: GatedMLPWorldModel, memory: BlockedMoves) -> None:
         self.model, self.memory = model, memory
-        self.latent_dim = model.latent_dim
-
-    def initial(self, batch_size: int) -> Belief:
-        return self.model.initial(batch_size)
-
-    def observe(self, belief: Belief, obs: Obs, prev_action: Tensor, is_first: Tensor) -> Belief:
-        return self.model.observe(belief, obs, prev_action, is_first)
 
     def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
         return self.memory.imagine_with(self.model, belief, actions)
 
-    def encode_goal(self, obs: Obs) -> Tensor:
-        return self.model.encode_goal(obs)
-
-    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        return self.model.loss(batch)
+    def __getattr__(self, name: str) -> Any:  # encode_goal, latent_dim, ... of the real model
+        return getattr(self.model, name)

@@ -84,7 +84,11 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
             "window >= 3",
         ),
         (("plan", "true-sim", "--env", ENV, "--memory-radius", "1"), "obs-mlp or keypoint-mlp"),
-        (("plan", "true-sim", "--env", ENV, "--memory-radius", "-1"), "radius must be >= 0"),
+        (("plan", "true-sim", "--env", ENV, "--memory-radius", "-1"), "radius and quiet_cost"),
+        (
+            ("plan", "true-sim", "--env", ENV, "--memory-radius", "1", "--memory-quiet-cost", "-2"),
+            "quiet_cost must be >= 0",
+        ),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
@@ -235,7 +239,7 @@ def test_an_observation_space_model_plans_from_state(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "the model adapts (2 steps)" in out and "true simulator" in out, out
     rc = main(["plan", str(run), "--env", ENV, "--max-steps", "6", "--memory-radius", "1",
-               *SMALL])  # fmt: skip
+               "--memory-forget", "--memory-quiet-cost", "0.5", *SMALL])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0 and "real steps as blocked" in out, out
     rc = main(["evaluate", str(run), "--planning", "--env", ENV, "--episodes", "1", "--ceiling",

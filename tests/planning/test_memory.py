@@ -123,6 +123,24 @@ def test_only_steps_that_moved_much_less_than_predicted_are_remembered():
     )
 
 
+def test_with_forget_a_free_step_the_failed_way_clears_the_place():
+    model = _linear_obs_mlp()
+    gate = float(torch.sigmoid(model.dynamics.gate.bias[0, 0, 0]))
+    push, up = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    for forget, kept in ((False, 0.0), (True, gate)):
+        memory = BlockedMoves(model, MemoryConfig(forget=forget))
+        before = _belief(model, Z0)
+        assert memory.record(before, push, before.z.clone(), model)
+        # a free step in another direction says nothing about the push
+        assert not memory.record(before, up, before.z + torch.tensor([[0.0, gate, 0.0]]), model)
+        torch.testing.assert_close(_first_move(memory, model, before, [1.0, 0.0]), torch.zeros(3))
+        # the push, from the same place, moves as predicted: forgotten only with ``forget``
+        assert not memory.record(before, push, before.z + torch.tensor([[gate, 0.0, 0.0]]), model)
+        torch.testing.assert_close(
+            _first_move(memory, model, before, [1.0, 0.0]), torch.tensor([kept, 0.0, 0.0])
+        )
+
+
 def test_capacity_keeps_the_latest_steps():
     model = _linear_obs_mlp()
     memory = BlockedMoves(model, MemoryConfig(capacity=2))
@@ -159,13 +177,34 @@ def test_the_agent_remembers_pushes_that_do_not_move_and_forgets_them_at_reset()
     assert len(agent._memory) == 0
 
 
+def test_quiet_cost_remembers_nothing_where_the_objective_says_the_goal_is_near():
+    model = _linear_obs_mlp()
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    target = torch.tensor([5.0, -0.2, 1.0])  # along +x from Z0: cost 4.5^2 = 20.25 there
+    objective = CallableObjective(
+        lambda rollout: (rollout.latents[:, -1] - target).square().sum(-1)
+    )
+    obs = np.array(Z0, np.float32)
+    for quiet, remembers in ((0.0, True), (20.0, True), (21.0, False)):
+        planner = build_planner("cem", box, horizon=4, samples=16, iterations=1, elites=4)
+        memory = MemoryConfig(quiet_cost=quiet)
+        agent = MPCAgent(model, planner, lambda m, o: objective, execute_steps=2, memory=memory)
+        agent.reset(obs)
+        action = agent.act(obs)
+        for _ in range(3):  # the world never moves
+            action = agent.act(obs, action)
+        assert (agent.blocked_steps > 0) == remembers, quiet
+
+
 def test_memory_errors_are_one_line():
     with pytest.raises(ForethoughtError, match="obs-mlp or keypoint-mlp"):
         BlockedMoves(build_model("jepa", "tiny", VECTOR), MemoryConfig())
     ungated = build_model("obs-mlp", "tiny", VECTOR, gated_action=False)
     with pytest.raises(ForethoughtError, match="gated action path"):
         BlockedMoves(ungated, MemoryConfig())
-    with pytest.raises(ForethoughtError, match="radius must be >= 0"):
+    with pytest.raises(ForethoughtError, match="radius and quiet_cost must be >= 0"):
         MemoryConfig(radius=-1.0)
+    with pytest.raises(ForethoughtError, match="quiet_cost must be >= 0"):
+        MemoryConfig(quiet_cost=-1.0)
     with pytest.raises(ForethoughtError, match="capacity must be >= 1"):
         MemoryConfig(capacity=0)

@@ -81,6 +81,19 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         help="... remembering only steps on which the model predicted a move of at least this "
         "many unit-action moves (default 0.1)",
     )
+    p.add_argument(
+        "--memory-forget",
+        action="store_true",
+        help="... and forgetting a remembered failure once a real step from near its place, in "
+        "its direction, moves as the model said",
+    )
+    p.add_argument(
+        "--memory-quiet-cost",
+        type=float,
+        default=0.0,
+        help="... and remembering nothing while the goal cost of the agent's belief is below "
+        "this (the objective's units; default 0: everywhere)",
+    )
 
 
 def adapt_config(args: argparse.Namespace) -> Any:
@@ -98,7 +111,12 @@ def memory_config(args: argparse.Namespace) -> Any:
 
     if args.memory_radius == 0:
         return None
-    return MemoryConfig(radius=args.memory_radius, min_move=args.memory_min_move)
+    return MemoryConfig(
+        radius=args.memory_radius,
+        min_move=args.memory_min_move,
+        forget=args.memory_forget,
+        quiet_cost=args.memory_quiet_cost,
+    )
 
 
 def add_planner_args(p: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from forethought.core.errors import ForethoughtError
-from forethought.models.base import Belief, Obs, WorldModel
+from forethought.models.base import Belief, Obs, Rollout, WorldModel
 from forethought.planning.adapt import AdaptConfig, EpisodeAdapter
 from forethought.planning.base import (
     ActionSpaceInfo,
@@ -191,11 +191,20 @@ class MPCAgent:
         before = self.belief
         with torch.no_grad():
             self._belief = self.model.observe(before, obs_t, action, first).detach()
-        if self._memory is not None:
+        if self._memory is not None and not self._near_goal(before, self._memory.config):
             planned_with = self._adapter.model if self._adapter is not None else self.model
             self.blocked_steps += self._memory.record(before, action, self._belief.z, planned_with)
         if self._adapter is not None:
             self._adapter.record(self._belief.z, action, first=False)
+
+    def _near_goal(self, belief: Belief, config: MemoryConfig) -> bool:
+        """Whether the objective scores ``belief`` itself (a one-step rollout that stays there,
+        no disagreement) below the memory's ``quiet_cost``."""
+        if config.quiet_cost <= 0 or self._objective is None:
+            return False
+        with torch.no_grad():
+            here = Rollout(latents=belief.z[:, None], disagreement=belief.z.new_zeros(1, 1))
+            return float(self._objective.cost(here)[0]) < config.quiet_cost
 
     def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
         """The next action, given the latest observation and the action that led to it.

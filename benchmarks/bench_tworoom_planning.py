@@ -279,9 +279,16 @@ def main() -> int:
         for samples, iterations in budgets:
             for label, model, weight, model_adapt, model_memory in models:
                 row = planning_row(
-                    model, args, tasks, samples, iterations, label, weight, model_adapt,
+                    model,
+                    args,
+                    tasks,
+                    samples,
+                    iterations,
+                    label,
+                    weight,
+                    model_adapt,
                     model_memory,
-                )  # fmt: skip
+                )
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve
     result["eval_s"] = round(time.time() - started, 1)

@@ -120,19 +120,16 @@ class BlockedMoves:
         """One real step: the (1, ...) belief before it, the (1, ...) raw action taken and the
         (1, D) latent observed after it; ``model`` is the one that planned it. Returns whether
         the step was remembered as blocked."""
-        assert isinstance(model, GatedMLPWorldModel), "record() with the base model or its copy"
-        a = model.encode_action(action, lead=1)  # (1, A_in)
-        m = model.members
-        z, h = before.z.expand(m, *before.z.shape), before.h.expand(m, *before.h.shape)
-        pred = model.dynamics(z, h, a.expand(m, *a.shape)).mean(0)  # (1, D)
+        pred = model.imagine(before, action[:, None]).latents[:, 0]  # (1, D) members' mean
         p, r = pred - before.z, after - before.z  # (1, D) predicted and real increments
         p_norm2 = p.square().sum()
         if float(p_norm2.sqrt()) < self.config.min_move * self.scale:
             return False
         moved = min(1.0, float(r.norm() / p_norm2.sqrt()))  # stood still: 0
         if moved > self.config.moved:
-            along = float((r * p).sum() / p_norm2)  # the share moved along the prediction
-            if self.config.forget and len(self) and along > self.config.moved:
+            forget = self.config.forget and len(self) > 0
+            # ... and more than that share along the prediction: the way is open
+            if forget and float((r * p).sum() / p_norm2) > self.config.moved:
                 self._failed = self._failed * (1 - self._reach(before.z, p)[0])
             return False
         cap, failed = self.config.capacity, torch.tensor([1.0 - moved], device=after.device)

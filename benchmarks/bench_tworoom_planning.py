@@ -96,6 +96,7 @@ def planning_row(
         step_budget=args.max_steps if args.deadline else None,
         adapt=adapt,
         memory=memory,
+        stay_check=args.stay_check,
     )
     agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
@@ -121,6 +122,9 @@ def planning_row(
     if memory is not None:
         episodes = sum(n > 0 for n in blocked)
         print(f"  blocked steps remembered: {sum(blocked)} in {episodes} episodes")
+    stays = sum(agent.stays for agent in agents)
+    if args.stay_check:
+        print(f"  plans replaced by standing still: {stays}")
     cfg = planner.config
     return {
         "row": label,
@@ -138,6 +142,7 @@ def planning_row(
         "episodes_adapted": sum(n > 0 for n in adaptations),
         "blocked_steps": sum(blocked),
         "episodes_blocked": sum(n > 0 for n in blocked),
+        "stays": stays,
         **result.to_dict(episodes=args.episodes),
     }
 
@@ -236,6 +241,7 @@ def main() -> int:
         "execute_steps": args.execute_steps,
         "adapt": dataclasses.asdict(adapt) if adapt else None,
         "memory": dataclasses.asdict(memory) if memory else None,
+        "stay_check": args.stay_check,
         "rows": [random_row(args, tasks)],
     }
 

@@ -54,6 +54,16 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
     assert "success: yes" in out
 
 
+def test_plan_with_stay_check_stands_still_at_the_goal(capsys):
+    rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "40", *SMALL,
+               "--stay-check"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "success: yes" in out
+    stays = int(out.split("stood still instead of ")[1].split()[0])
+    assert stays > 0, out  # once there, no plan beats standing on the goal
+
+
 def test_evaluate_planning_prints_the_table(tmp_path, capsys):
     js = tmp_path / "table.json"
     rc = main(["evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "2",

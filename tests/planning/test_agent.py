@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -143,3 +144,58 @@ def test_obs_to_tensors_adds_a_batch_dimension():
     out = obs_to_tensors({"state": np.zeros(3), "mission": np.array("hi")})
     assert set(out) == {"state"} and out["state"].dtype == torch.float32
     assert obs_to_tensors(np.zeros(3, np.float32))["state"].shape == (1, 3)
+
+
+def test_agent_with_stay_check_stands_still_at_the_goal_only():
+    class Recorder:  # records the warm start each plan call is handed
+        def __init__(self, inner):
+            self.inner, self.config, self.executed = inner, inner.config, []
+
+        def plan(self, model, belief, objective, carry=None):
+            self.executed.append(None if carry is None else carry.executed)
+            return self.inner.plan(model, belief, objective, carry)
+
+    space = make_env("forethought/TwoRoom-v0").action_space
+    at_goal = np.array([*TASK["goal"], TASK["wall_x"], TASK["door_y"]], np.float32)
+    far = np.array([15.0, 20.0, TASK["wall_x"], TASK["door_y"]], np.float32)
+    for start, stay_check, expect_stays in [
+        (at_goal, True, 2),
+        (at_goal, False, 0),
+        (far, True, 0),
+    ]:
+        planner = Recorder(
+            build_planner("cem", space, horizon=5, samples=16, iterations=1, elites=4)
+        )
+        agent = MPCAgent(
+            TwoRoomSimModel(), planner, goal_objective, execute_steps=2, stay_check=stay_check
+        )
+        agent.reset(start)
+        actions = [agent.act(start)]
+        actions += [agent.act(start, actions[-1]) for _ in range(3)]  # two plans of two steps
+        assert agent.stays == expect_stays
+        moved = max(float(np.abs(a).max()) for a in actions)
+        assert (moved == 0.0) == (expect_stays == 2), (start, stay_check, actions)
+        # after standing still the plan was not executed: its warm start is not shifted
+        assert planner.executed == [None, 0 if expect_stays else 2]
+    with pytest.raises(ForethoughtError, match="stay_check"):
+        MPCAgent(
+            GridModel(), build_planner("beam", gym.spaces.Discrete(5), horizon=2), stay_check=True
+        )
+
+
+def test_agent_stay_check_scores_the_belief_held_not_an_imagined_drift():
+    class Drifting(TwoRoomSimModel):  # its zero-action rollout drifts 1 px a step along +x
+        def imagine(self, belief, actions):
+            rollout = super().imagine(belief, actions)
+            drift = torch.zeros_like(rollout.latents)
+            drift[..., 0] = torch.arange(1, actions.shape[1] + 1)
+            return replace(rollout, latents=rollout.latents + drift)
+
+    space = make_env("forethought/TwoRoom-v0").action_space
+    at_goal = np.array([*TASK["goal"], TASK["wall_x"], TASK["door_y"]], np.float32)
+    planner = build_planner("cem", space, horizon=5, samples=16, iterations=1, elites=4)
+    agent = MPCAgent(Drifting(), planner, goal_objective, execute_steps=2, stay_check=True)
+    agent.reset(at_goal)
+    action = agent.act(at_goal)
+    assert agent.last_result.cost > 0  # every imagined plan drifts off the goal
+    assert agent.stays == 1 and not np.any(action)  # the belief held there scores 0

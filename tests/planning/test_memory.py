@@ -141,6 +141,17 @@ def test_with_forget_a_free_step_the_failed_way_clears_the_place():
         )
 
 
+def test_a_zero_action_is_never_remembered():
+    model = _linear_obs_mlp()
+    dyn = model.dynamics
+    dyn.head.bias.fill_(0.5)  # the model drifts even when the agent stands still
+    memory = BlockedMoves(model, MemoryConfig())
+    before = _belief(model, Z0)
+    assert not memory.record(before, torch.zeros(1, 2), before.z.clone(), model)
+    assert memory.record(before, torch.tensor([[1.0, 0.0]]), before.z.clone(), model)
+    assert len(memory) == 1
+
+
 def test_capacity_keeps_the_latest_steps():
     model = _linear_obs_mlp()
     memory = BlockedMoves(model, MemoryConfig(capacity=2))

@@ -172,6 +172,7 @@ def run_planning(args: argparse.Namespace) -> dict:
             if args.memory_radius
             else ""
         )
+        + (", it stands still when that scores no worse than its plan" if args.stay_check else "")
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

@@ -94,6 +94,13 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         help="... and remembering nothing while the goal cost of the agent's belief is below "
         "this (the objective's units; default 0: everywhere)",
     )
+    p.add_argument(
+        "--stay-check",
+        action="store_true",
+        help="after each plan, score standing still (the belief held over the plan's horizon) "
+        "and do that instead when it scores no worse than the plan (actions whose zero stands "
+        "still)",
+    )
 
 
 def adapt_config(args: argparse.Namespace) -> Any:
@@ -232,6 +239,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         step_budget=budget,
         adapt=adapt_config(args),
         memory=memory_config(args),
+        stay_check=args.stay_check,
     )
 
 
@@ -277,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"adapted the predictor before {agent.adaptations} of the plans")
     if args.memory_radius:
         print(f"remembered {agent.blocked_steps} real steps as blocked")
+    if args.stay_check:
+        print(f"stood still instead of {agent.stays} of the plans")
     if args.video:
         write_gif(args.video, result.frames)
         print(f"wrote {args.video}")

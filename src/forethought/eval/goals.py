@@ -142,6 +142,7 @@ def goal_agent_factory(
     step_budget: int | None = None,
     adapt: Any = None,
     memory: Any = None,
+    stay_check: bool = False,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -157,6 +158,8 @@ def goal_agent_factory(
             predictor on its real rows when they surprise it (``MPCAgent``); None: never.
         memory: a ``MemoryConfig``: each episode's agent imagines moves blocked where real ones
             were (``MPCAgent``); None: never.
+        stay_check: each agent stands still when its objective scores the belief held still
+            no worse than its plan (``MPCAgent``).
     """
     from forethought.planning import MPCAgent, obs_to_tensors
 
@@ -181,6 +184,7 @@ def goal_agent_factory(
             step_budget=step_budget,
             adapt=adapt,
             memory=memory,
+            stay_check=stay_check,
         )
 
     return make

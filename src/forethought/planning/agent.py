@@ -96,12 +96,18 @@ class MPCAgent:
         memory: remember the episode's real steps that moved much less than the model said,
             and imagine such moves blocked near those places
             (:mod:`forethought.planning.memory`); None or radius 0: never.
+        stay_check: after each plan, score standing still: the current belief held over the
+            plan's horizon (not imagined: a learned model's zero-action rollout can drift away
+            from where it stands). When the objective scores that no worse than the plan,
+            execute zeros instead and keep the plan's warm start unshifted. For continuous
+            actions whose zero means "stand still", as in TwoRoom's. Default False.
 
     Attributes:
         plan_times: wall seconds of every ``plan`` call since construction, including the
             adaptation before it.
         adaptations: adaptations since construction.
         blocked_steps: real steps remembered as blocked since construction.
+        stays: plans replaced by standing still (``stay_check``) since construction.
         last_result: the latest :class:`PlanResult`.
     """
 
@@ -115,6 +121,7 @@ class MPCAgent:
         step_budget: int | None = None,
         adapt: AdaptConfig | None = None,
         memory: MemoryConfig | None = None,
+        stay_check: bool = False,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -133,6 +140,14 @@ class MPCAgent:
         self.execute_steps = execute_steps
         self.action_space = _action_space(planner, action_space)
         self.discrete = self.action_space.discrete
+        if stay_check and self.discrete:
+            raise ForethoughtError(
+                "MPCAgent stay_check compares a plan with the zero action, which only means "
+                "standing still for continuous actions; drop stay_check for discrete ones"
+            )
+        self.stay_check = stay_check
+        self.stays = 0
+        self._stayed = False  # the current plan is the stand-still one; its carry is unused
         self.step_budget = step_budget
         self.device = _device(model)
         self.plan_times: list[float] = []
@@ -175,7 +190,7 @@ class MPCAgent:
             objective = self.objective_factory(self.model, obs_t)
         self._objective = objective
         self._carry, self._plan, self._cursor, self._fresh = None, None, 0, True
-        self._steps = 0
+        self._steps, self._stayed = 0, False
 
     def _zero_action(self) -> Tensor:
         if self.discrete:
@@ -233,7 +248,8 @@ class MPCAgent:
 
     def _replan(self) -> None:
         assert self._objective is not None
-        carry = self._carry.after(self._cursor) if self._carry is not None else None
+        executed = 0 if self._stayed else self._cursor
+        carry = self._carry.after(executed) if self._carry is not None else None
         objective: Objective = self._objective
         if self.step_budget is not None:  # only the steps left in the episode count
             objective = Deadline(objective, max(1, self.step_budget - self._steps))
@@ -245,6 +261,18 @@ class MPCAgent:
         if self._memory is not None:
             model = RememberingModel(model, self._memory)
         result = self.planner.plan(model, self.belief, objective, carry)
+        self._stayed = self.stay_check and self._staying_is_better(objective, result)
         self.plan_times.append(time.perf_counter() - start)
         self.last_result, self._carry = result, result.carry
-        self._plan, self._cursor = result.actions, 0
+        self._plan = torch.zeros_like(result.actions) if self._stayed else result.actions
+        self._cursor = 0
+        self.stays += self._stayed
+
+    def _staying_is_better(self, objective: Objective, result: PlanResult) -> bool:
+        """Whether ``objective`` scores the belief held still over the plan's horizon no worse
+        than ``result``'s plan."""
+        z = self.belief.z  # (1, D)
+        h = result.actions.shape[0]
+        held = Rollout(latents=z[:, None].expand(1, h, -1), disagreement=z.new_zeros(1, h))
+        with torch.no_grad():
+            return float(objective.cost(held)[0]) <= result.cost

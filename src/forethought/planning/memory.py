@@ -119,7 +119,10 @@ class BlockedMoves:
     def record(self, before: Belief, action: Tensor, after: Tensor, model: WorldModel) -> bool:
         """One real step: the (1, ...) belief before it, the (1, ...) raw action taken and the
         (1, D) latent observed after it; ``model`` is the one that planned it. Returns whether
-        the step was remembered as blocked."""
+        the step was remembered as blocked. A zero action pushes nowhere: never remembered
+        (a model's drift while the agent stands still is not a blocked move)."""
+        if not bool(action.any()):
+            return False
         pred = model.imagine(before, action[:, None]).latents[:, 0]  # (1, D) members' mean
         p, r = pred - before.z, after - before.z  # (1, D) predicted and real increments
         p_norm2 = p.square().sum()

@@ -97,6 +97,7 @@ def planning_row(
         adapt=adapt,
         memory=memory,
         stay_check=args.stay_check,
+        drift_free=args.drift_free,
     )
     agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
@@ -242,6 +243,7 @@ def main() -> int:
         "adapt": dataclasses.asdict(adapt) if adapt else None,
         "memory": dataclasses.asdict(memory) if memory else None,
         "stay_check": args.stay_check,
+        "drift_free": args.drift_free,
         "rows": [random_row(args, tasks)],
     }
 

@@ -55,8 +55,9 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
 
 
 def test_plan_with_stay_check_stands_still_at_the_goal(capsys):
+    # --drift-free is a no-op on the true simulator, whose zero action already stands still
     rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "40", *SMALL,
-               "--stay-check"])  # fmt: skip
+               "--stay-check", "--drift-free"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "success: yes" in out

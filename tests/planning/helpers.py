@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
 from forethought.models.base import Belief, Obs, Rollout
-from forethought.planning import GoalObjective, LinearModel
+from forethought.planning import GoalObjective, LinearModel, TwoRoomSimModel
 
 # Linear dynamics with a goal out of one-step reach, so some optimal actions sit on the bounds.
 LQ_A = torch.tensor([[1.0, 0.1], [0.0, 0.9]])
@@ -141,3 +142,14 @@ def first_arrival(latents: Tensor, goal: Tensor) -> int | None:
     """Steps until ``latents`` (H, 2) first equal the goal (1-based), or None."""
     hits = (latents == goal).all(-1).nonzero()
     return int(hits[0]) + 1 if len(hits) else None
+
+
+class DriftingSim(TwoRoomSimModel):
+    """TwoRoom's true dynamics imagined with a drift of 1 px per step along +x, whatever the
+    actions (a learned model's zero-action rollout that does not stand still)."""
+
+    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
+        rollout = super().imagine(belief, actions)
+        drift = torch.zeros_like(rollout.latents)  # (N, H, D)
+        drift[..., 0] = torch.arange(1, actions.shape[1] + 1)
+        return replace(rollout, latents=rollout.latents + drift)

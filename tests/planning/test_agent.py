@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -22,7 +21,7 @@ from forethought.planning import (
     build_planner,
     obs_to_tensors,
 )
-from tests.planning.helpers import GridModel, find, grid_problem, steps_off_goal
+from tests.planning.helpers import DriftingSim, GridModel, find, grid_problem, steps_off_goal
 
 TASK = {"wall_x": 32, "door_y": 32, "start": (15.0, 20.0), "goal": (48.0, 45.0)}
 
@@ -184,17 +183,10 @@ def test_agent_with_stay_check_stands_still_at_the_goal_only():
 
 
 def test_agent_stay_check_scores_the_belief_held_not_an_imagined_drift():
-    class Drifting(TwoRoomSimModel):  # its zero-action rollout drifts 1 px a step along +x
-        def imagine(self, belief, actions):
-            rollout = super().imagine(belief, actions)
-            drift = torch.zeros_like(rollout.latents)
-            drift[..., 0] = torch.arange(1, actions.shape[1] + 1)
-            return replace(rollout, latents=rollout.latents + drift)
-
     space = make_env("forethought/TwoRoom-v0").action_space
     at_goal = np.array([*TASK["goal"], TASK["wall_x"], TASK["door_y"]], np.float32)
     planner = build_planner("cem", space, horizon=5, samples=16, iterations=1, elites=4)
-    agent = MPCAgent(Drifting(), planner, goal_objective, execute_steps=2, stay_check=True)
+    agent = MPCAgent(DriftingSim(), planner, goal_objective, execute_steps=2, stay_check=True)
     agent.reset(at_goal)
     action = agent.act(at_goal)
     assert agent.last_result.cost > 0  # every imagined plan drifts off the goal

@@ -101,6 +101,12 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         "and do that instead when it scores no worse than the plan (actions whose zero stands "
         "still)",
     )
+    p.add_argument(
+        "--drift-free",
+        action="store_true",
+        help="plan with the model's zero-action drift removed from every imagined rollout, so "
+        "that standing still stays put in imagination (actions whose zero stands still)",
+    )
 
 
 def adapt_config(args: argparse.Namespace) -> Any:
@@ -240,6 +246,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         adapt=adapt_config(args),
         memory=memory_config(args),
         stay_check=args.stay_check,
+        drift_free=args.drift_free,
     )
 
 

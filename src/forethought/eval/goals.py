@@ -143,6 +143,7 @@ def goal_agent_factory(
     adapt: Any = None,
     memory: Any = None,
     stay_check: bool = False,
+    drift_free: bool = False,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -160,6 +161,7 @@ def goal_agent_factory(
             were (``MPCAgent``); None: never.
         stay_check: each agent stands still when its objective scores the belief held still
             no worse than its plan (``MPCAgent``).
+        drift_free: each agent plans with the model's zero-action drift removed (``MPCAgent``).
     """
     from forethought.planning import MPCAgent, obs_to_tensors
 
@@ -185,6 +187,7 @@ def goal_agent_factory(
             adapt=adapt,
             memory=memory,
             stay_check=stay_check,
+            drift_free=drift_free,
         )
 
     return make

@@ -18,6 +18,7 @@ File tree::
     agent.py       MPCAgent: reset(obs) / act(obs, prev_action), replanning every k steps
     adapt.py       EpisodeAdapter: the agent fine-tunes a copy of its predictor on real rows
     memory.py      BlockedMoves: the agent imagines moves blocked where real ones were
+    drift.py       DriftFreeModel: imagination whose zero action stands still
 
 Planners never touch a real environment; :class:`MPCAgent` is the policy a loop calls.
 """
@@ -41,6 +42,7 @@ from forethought.planning.discrete import (
     CategoricalCEMConfig,
     CategoricalCEMPlanner,
 )
+from forethought.planning.drift import DriftFreeModel
 from forethought.planning.gradient import GradientConfig, GradientPlanner
 from forethought.planning.hold import HeldActionModel, HeldActionPlanner
 from forethought.planning.icem import ICEMConfig, ICEMPlanner, colored_noise
@@ -65,6 +67,7 @@ from forethought.planning.sim_models import LinearModel, TwoRoomSimModel
 __all__ = [
     "AdaptConfig",
     "BlockedMoves",
+    "DriftFreeModel",
     "EpisodeAdapter",
     "HeldActionModel",
     "HeldActionPlanner",

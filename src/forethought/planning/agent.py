@@ -35,6 +35,7 @@ from forethought.planning.base import (
     PlanResult,
 )
 from forethought.planning.common import BoxPlannerConfig, DiscretePlannerConfig
+from forethought.planning.drift import DriftFreeModel
 from forethought.planning.memory import BlockedMoves, MemoryConfig, RememberingModel
 from forethought.planning.objectives import Deadline
 
@@ -101,6 +102,8 @@ class MPCAgent:
             from where it stands). When the objective scores that no worse than the plan,
             execute zeros instead and keep the plan's warm start unshifted. For continuous
             actions whose zero means "stand still", as in TwoRoom's. Default False.
+        drift_free: plan with the model's zero-action drift removed from every imagined
+            rollout (:mod:`forethought.planning.drift`); continuous actions. Default False.
 
     Attributes:
         plan_times: wall seconds of every ``plan`` call since construction, including the
@@ -122,6 +125,7 @@ class MPCAgent:
         adapt: AdaptConfig | None = None,
         memory: MemoryConfig | None = None,
         stay_check: bool = False,
+        drift_free: bool = False,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -140,12 +144,12 @@ class MPCAgent:
         self.execute_steps = execute_steps
         self.action_space = _action_space(planner, action_space)
         self.discrete = self.action_space.discrete
-        if stay_check and self.discrete:
+        if (stay_check or drift_free) and self.discrete:
             raise ForethoughtError(
-                "MPCAgent stay_check compares a plan with the zero action, which only means "
-                "standing still for continuous actions; drop stay_check for discrete ones"
+                "MPCAgent stay_check and drift_free read the zero action as standing still, "
+                "which only holds for continuous actions; drop them for discrete ones"
             )
-        self.stay_check = stay_check
+        self.stay_check, self.drift_free = stay_check, drift_free
         self.stays = 0
         self._stayed = False  # the current plan is the stand-still one; its carry is unused
         self.step_budget = step_budget
@@ -260,6 +264,8 @@ class MPCAgent:
             model = self._adapter.model
         if self._memory is not None:
             model = RememberingModel(model, self._memory)
+        if self.drift_free:
+            model = DriftFreeModel(model)
         result = self.planner.plan(model, self.belief, objective, carry)
         self._stayed = self.stay_check and self._staying_is_better(objective, result)
         self.plan_times.append(time.perf_counter() - start)

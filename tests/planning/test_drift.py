@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from forethought.planning import TwoRoomSimModel
+from forethought.envs import make_env
+from forethought.planning import (
+    GoalObjective,
+    MPCAgent,
+    TwoRoomSimModel,
+    build_planner,
+)
 from forethought.planning.drift import DriftFreeModel
 from tests.planning.helpers import DriftingSim
 
@@ -25,12 +31,20 @@ def test_the_zero_action_stands_still_and_moves_lose_only_the_drift():
     fixed = DriftFreeModel(drifting).imagine(belief, actions).latents  # (3, 5, D)
     assert torch.allclose(fixed[0], START.expand(5, -1))
     assert torch.allclose(fixed, exact.imagine(_belief(exact), actions).latents)
+    calls = []  # batch sizes of the wrapped model's imagine calls
+
+    class Counting:
+        def imagine(self, b, a):
+            calls.append(len(a))
+            return drifting.imagine(b, a)
+
+    counting = DriftFreeModel(Counting())
+    counting.imagine(belief, actions)
+    counting.imagine(belief, actions)  # a second search iteration: the drift is kept
+    assert calls == [3, 1, 3]
 
 
 def test_the_agent_with_drift_free_holds_still_at_the_goal():
-    from forethought.envs import make_env
-    from forethought.planning import GoalObjective, MPCAgent, build_planner
-
     space = make_env("forethought/TwoRoom-v0").action_space
     goal = START[0].clone()
     planner = build_planner("cem", space, horizon=5, samples=64, iterations=3, elites=8)

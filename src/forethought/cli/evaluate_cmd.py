@@ -173,6 +173,7 @@ def run_planning(args: argparse.Namespace) -> dict:
             else ""
         )
         + (", it stands still when that scores no worse than its plan" if args.stay_check else "")
+        + (", its imagination has the zero action's drift removed" if args.drift_free else "")
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

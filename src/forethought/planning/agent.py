@@ -71,6 +71,13 @@ def _action_space(planner: Any, space: Any) -> ActionSpaceInfo:
     )
 
 
+def held_rollout(belief: Belief, steps: int) -> Rollout:
+    """The batch-1 belief held still for ``steps`` steps, with no disagreement: latents
+    (1, steps, D)."""
+    z = belief.z  # (1, D)
+    return Rollout(latents=z[:, None].expand(1, steps, -1), disagreement=z.new_zeros(1, steps))
+
+
 def _device(model: Any) -> torch.device:
     """Where the model's tensors live (CPU for models without any)."""
     if isinstance(model, torch.nn.Module):
@@ -222,8 +229,7 @@ class MPCAgent:
         if config.quiet_cost <= 0 or self._objective is None:
             return False
         with torch.no_grad():
-            here = Rollout(latents=belief.z[:, None], disagreement=belief.z.new_zeros(1, 1))
-            return float(self._objective.cost(here)[0]) < config.quiet_cost
+            return float(self._objective.cost(held_rollout(belief, 1))[0]) < config.quiet_cost
 
     def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
         """The next action, given the latest observation and the action that led to it.
@@ -277,8 +283,6 @@ class MPCAgent:
     def _staying_is_better(self, objective: Objective, result: PlanResult) -> bool:
         """Whether ``objective`` scores the belief held still over the plan's horizon no worse
         than ``result``'s plan."""
-        z = self.belief.z  # (1, D)
-        h = result.actions.shape[0]
-        held = Rollout(latents=z[:, None].expand(1, h, -1), disagreement=z.new_zeros(1, h))
+        held = held_rollout(self.belief, result.actions.shape[0])
         with torch.no_grad():
             return float(objective.cost(held)[0]) <= result.cost

@@ -98,6 +98,7 @@ def planning_row(
         memory=memory,
         stay_check=args.stay_check,
         drift_free=args.drift_free,
+        stop_latent=args.stop_latent,
     )
     agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
@@ -126,6 +127,9 @@ def planning_row(
     stays = sum(agent.stays for agent in agents)
     if args.stay_check:
         print(f"  plans replaced by standing still: {stays}")
+    stops = sum(agent.stops for agent in agents)
+    if args.stop_latent:
+        print(f"  plans skipped to stand still (stop test): {stops}")
     cfg = planner.config
     return {
         "row": label,
@@ -144,6 +148,7 @@ def planning_row(
         "blocked_steps": sum(blocked),
         "episodes_blocked": sum(n > 0 for n in blocked),
         "stays": stays,
+        "stops": stops,
         **result.to_dict(episodes=args.episodes),
     }
 
@@ -244,6 +249,7 @@ def main() -> int:
         "memory": dataclasses.asdict(memory) if memory else None,
         "stay_check": args.stay_check,
         "drift_free": args.drift_free,
+        "stop_latent": args.stop_latent,
         "rows": [random_row(args, tasks)],
     }
 

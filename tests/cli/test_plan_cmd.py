@@ -65,6 +65,16 @@ def test_plan_with_stay_check_stands_still_at_the_goal(capsys):
     assert stays > 0, out  # once there, no plan beats standing on the goal
 
 
+def test_plan_with_a_stop_test_stands_still_once_it_holds(capsys):
+    # the true simulator's latent is its state: the stop holds within 3 px of the goal
+    rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "40", *SMALL,
+               "--stop-latent", "3"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "success: yes" in out
+    assert int(out.split("stood still without planning ")[1].split()[0]) > 0, out
+
+
 def test_evaluate_planning_prints_the_table(tmp_path, capsys):
     js = tmp_path / "table.json"
     rc = main(["evaluate", "true-sim", "--planning", "--env", ENV, "--episodes", "2",
@@ -84,6 +94,7 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
         (("plan", "true-sim", "--env", "forethought/TwoRom-v0"), "unknown env id"),
         (("plan", "true-sim", "--env", "Pendulum-v1"), "cannot"),
         (("plan", "true-sim", "--env", ENV, "--goal", "3"), "--goal wants x,y"),
+        (("plan", "true-sim", "--env", ENV, "--stop-latent", "-1"), "below must be > 0"),
         (
             ("plan", "true-sim", "--env", ENV, "--hold", "4", "--execute-steps", "6"),
             "execute a multiple of the hold",

@@ -153,3 +153,13 @@ class DriftingSim(TwoRoomSimModel):
         drift = torch.zeros_like(rollout.latents)  # (N, H, D)
         drift[..., 0] = torch.arange(1, actions.shape[1] + 1)
         return replace(rollout, latents=rollout.latents + drift)
+
+
+class StuckSim(TwoRoomSimModel):
+    """Imagines every move blocked: each rollout holds the belief, whatever the actions (the
+    blocked-move memory around an agent pressed into a corner)."""
+
+    def imagine(self, belief: Belief, actions: Tensor) -> Rollout:
+        rollout = super().imagine(belief, actions)
+        held = belief.z[:, None].expand(actions.shape[0], actions.shape[1], -1)  # (N, H, D)
+        return replace(rollout, latents=held.clone())

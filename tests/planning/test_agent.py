@@ -17,11 +17,19 @@ from forethought.planning import (
     GoalObjective,
     HeldActionPlanner,
     MPCAgent,
+    StopRule,
     TwoRoomSimModel,
     build_planner,
     obs_to_tensors,
 )
-from tests.planning.helpers import DriftingSim, GridModel, find, grid_problem, steps_off_goal
+from tests.planning.helpers import (
+    DriftingSim,
+    GridModel,
+    StuckSim,
+    find,
+    grid_problem,
+    steps_off_goal,
+)
 
 TASK = {"wall_x": 32, "door_y": 32, "start": (15.0, 20.0), "goal": (48.0, 45.0)}
 
@@ -158,7 +166,7 @@ def test_agent_with_stay_check_stands_still_at_the_goal_only():
     at_goal = np.array([*TASK["goal"], TASK["wall_x"], TASK["door_y"]], np.float32)
     far = np.array([15.0, 20.0, TASK["wall_x"], TASK["door_y"]], np.float32)
     for start, stay_check, expect_stays in [
-        (at_goal, True, 2),
+        (at_goal, True, 2),  # the first plan is all zeros: a tie with standing still, it runs
         (at_goal, False, 0),
         (far, True, 0),
     ]:
@@ -170,16 +178,52 @@ def test_agent_with_stay_check_stands_still_at_the_goal_only():
         )
         agent.reset(start)
         actions = [agent.act(start)]
-        actions += [agent.act(start, actions[-1]) for _ in range(3)]  # two plans of two steps
+        actions += [agent.act(start, actions[-1]) for _ in range(5)]  # three plans of two steps
         assert agent.stays == expect_stays
         moved = max(float(np.abs(a).max()) for a in actions)
         assert (moved == 0.0) == (expect_stays == 2), (start, stay_check, actions)
         # after standing still the plan was not executed: its warm start is not shifted
-        assert planner.executed == [None, 0 if expect_stays else 2]
+        assert planner.executed == [None, 2, 0 if expect_stays else 2]
     with pytest.raises(ForethoughtError, match="stay_check"):
         MPCAgent(
             GridModel(), build_planner("beam", gym.spaces.Discrete(5), horizon=2), stay_check=True
         )
+
+
+def test_agent_with_a_stop_rule_stands_still_without_planning_near_the_goal():
+    space = make_env("forethought/TwoRoom-v0").action_space
+    near = np.array([TASK["goal"][0] - 2.0, TASK["goal"][1], TASK["wall_x"], TASK["door_y"]])
+    near = near.astype(np.float32)  # 2 px off the goal: a plan could still get closer
+
+    def last_l2(model, obs):
+        goal = torch.tensor([*TASK["goal"], TASK["wall_x"], TASK["door_y"]])
+        return GoalObjective(goal, mode="last", distance="l2")
+
+    for below, expect_stop in [(1.0, False), (3.0, True)]:
+        planner = build_planner("cem", space, horizon=5, samples=64, iterations=2, elites=8)
+        stop = StopRule(last_l2(None, None), below)
+        agent = MPCAgent(TwoRoomSimModel(), planner, last_l2, execute_steps=2, stop=stop)
+        agent.reset(near)
+        actions = [agent.act(near)]
+        actions.append(agent.act(near, actions[-1]))
+        assert agent.stops == int(expect_stop)
+        assert len(agent.plan_times) == int(not expect_stop)  # a stop makes no plan
+        assert (not np.any(actions)) == expect_stop, (below, actions)
+    with pytest.raises(ForethoughtError, match="below must be > 0"):
+        StopRule(last_l2(None, None), 0.0)
+
+
+def test_agent_stay_check_runs_the_plan_on_a_tie():
+    # every imagined move blocked: every plan scores what standing still scores; moving may
+    # still work in the real world, so the agent must not stand still for ever
+    space = make_env("forethought/TwoRoom-v0").action_space
+    far = np.array([15.0, 20.0, TASK["wall_x"], TASK["door_y"]], np.float32)
+    planner = build_planner("cem", space, horizon=5, samples=16, iterations=1, elites=4)
+    agent = MPCAgent(StuckSim(), planner, goal_objective, execute_steps=2, stay_check=True)
+    agent.reset(far)
+    action = agent.act(far)
+    assert agent.stays == 0  # the tie went to the plan
+    assert np.allclose(action, agent.last_result.actions[0].numpy())
 
 
 def test_agent_stay_check_scores_the_belief_held_not_an_imagined_drift():

@@ -172,7 +172,13 @@ def run_planning(args: argparse.Namespace) -> dict:
             if args.memory_radius
             else ""
         )
-        + (", it stands still when that scores no worse than its plan" if args.stay_check else "")
+        + (", it stands still when that scores lower than its plan" if args.stay_check else "")
+        + (
+            f", it stands still while its belief's latent is within {args.stop_latent:g} of "
+            "the goal's"
+            if args.stop_latent
+            else ""
+        )
         + (", its imagination has the zero action's drift removed" if args.drift_free else "")
     )
     print(

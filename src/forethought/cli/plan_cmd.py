@@ -98,8 +98,16 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         "--stay-check",
         action="store_true",
         help="after each plan, score standing still (the belief held over the plan's horizon) "
-        "and do that instead when it scores no worse than the plan (actions whose zero stands "
+        "and do that instead when it scores lower than the plan (actions whose zero stands "
         "still)",
+    )
+    p.add_argument(
+        "--stop-latent",
+        type=float,
+        default=0.0,
+        help="stand still without planning while the belief's latent is within this L2 "
+        "distance of the goal's latent (sharper near the goal than a temporal head; actions "
+        "whose zero stands still; default 0: never)",
     )
     p.add_argument(
         "--drift-free",
@@ -247,6 +255,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         memory=memory_config(args),
         stay_check=args.stay_check,
         drift_free=args.drift_free,
+        stop_latent=args.stop_latent,
     )
 
 
@@ -294,6 +303,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"remembered {agent.blocked_steps} real steps as blocked")
     if args.stay_check:
         print(f"stood still instead of {agent.stays} of the plans")
+    if args.stop_latent:
+        print(f"stood still without planning {agent.stops} times (the stop test held)")
     if args.video:
         write_gif(args.video, result.frames)
         print(f"wrote {args.video}")

@@ -144,6 +144,7 @@ def goal_agent_factory(
     memory: Any = None,
     stay_check: bool = False,
     drift_free: bool = False,
+    stop_latent: float = 0.0,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -160,10 +161,13 @@ def goal_agent_factory(
         memory: a ``MemoryConfig``: each episode's agent imagines moves blocked where real ones
             were (``MPCAgent``); None: never.
         stay_check: each agent stands still when its objective scores the belief held still
-            no worse than its plan (``MPCAgent``).
+            lower than its plan (``MPCAgent``).
         drift_free: each agent plans with the model's zero-action drift removed (``MPCAgent``).
+        stop_latent: each agent stands still without planning while its belief's latent is
+            within this L2 distance of the goal's latent (``StopRule``: a goal-reached test,
+            sharper near the goal than a temporal-distance head); 0: never.
     """
-    from forethought.planning import MPCAgent, obs_to_tensors
+    from forethought.planning import GoalObjective, MPCAgent, StopRule, obs_to_tensors
 
     make_objective = objective or goal_objective()
     device = next((t.device for t in getattr(model, "parameters", lambda: [])()), None)
@@ -177,6 +181,9 @@ def goal_agent_factory(
         with torch.no_grad():
             goal = model.encode_goal(obs_to_tensors(goal_obs, device or "cpu"))[0]  # (D,)
         target = make_objective(goal)
+        stop = None
+        if stop_latent:
+            stop = StopRule(GoalObjective(goal, mode="last", distance="l2"), stop_latent)
         return MPCAgent(
             model,
             planner,
@@ -188,6 +195,7 @@ def goal_agent_factory(
             memory=memory,
             stay_check=stay_check,
             drift_free=drift_free,
+            stop=stop,
         )
 
     return make

@@ -24,7 +24,7 @@ Planners never touch a real environment; :class:`MPCAgent` is the policy a loop 
 """
 
 from forethought.planning.adapt import AdaptConfig, EpisodeAdapter
-from forethought.planning.agent import MPCAgent, obs_to_tensors
+from forethought.planning.agent import MPCAgent, StopRule, obs_to_tensors
 from forethought.planning.base import (
     ActionSpaceInfo,
     Objective,
@@ -100,6 +100,7 @@ __all__ = [
     "Planner",
     "PlannerEntry",
     "RewardObjective",
+    "StopRule",
     "TwoRoomSimModel",
     "UncertaintyPenalty",
     "build_planner",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,31 @@ def held_rollout(belief: Belief, steps: int) -> Rollout:
     return Rollout(latents=z[:, None].expand(1, steps, -1), disagreement=z.new_zeros(1, steps))
 
 
+def _scores(objective: Objective, belief: Belief) -> float:
+    """``objective``'s cost of ``belief`` itself: a one-step rollout that stays there, no
+    disagreement."""
+    with torch.no_grad():
+        return float(objective.cost(held_rollout(belief, 1))[0])
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """A goal-reached test: :class:`MPCAgent` stands still without planning while
+    ``objective`` scores its belief itself below ``below``.
+
+    For a goal cost that cannot resolve the goal's neighbourhood (a temporal-distance head
+    counts 2 px as several steps), a search near the goal follows the cost's errors and can
+    lead away; a sharper distance (e.g. between the latents themselves) can say "arrived".
+    """
+
+    objective: Objective
+    below: float
+
+    def __post_init__(self) -> None:
+        if not self.below > 0:
+            raise ForethoughtError(f"StopRule below must be > 0, got {self.below}")
+
+
 def _device(model: Any) -> torch.device:
     """Where the model's tensors live (CPU for models without any)."""
     if isinstance(model, torch.nn.Module):
@@ -106,9 +132,14 @@ class MPCAgent:
             (:mod:`forethought.planning.memory`); None or radius 0: never.
         stay_check: after each plan, score standing still: the current belief held over the
             plan's horizon (not imagined: a learned model's zero-action rollout can drift away
-            from where it stands). When the objective scores that no worse than the plan,
-            execute zeros instead and keep the plan's warm start unshifted. For continuous
-            actions whose zero means "stand still", as in TwoRoom's. Default False.
+            from where it stands). When the objective scores that lower than the plan, execute
+            zeros instead and keep the plan's warm start unshifted; on a tie (e.g. the memory
+            imagines every move blocked) the plan runs, since the real world may not block it.
+            For continuous actions whose zero means "stand still", as in TwoRoom's. Default
+            False.
+        stop: a :class:`StopRule`: stand still without planning while its objective scores the
+            belief itself below its threshold. Continuous actions, as ``stay_check``. None
+            (default): never.
         drift_free: plan with the model's zero-action drift removed from every imagined
             rollout (:mod:`forethought.planning.drift`); continuous actions. Default False.
 
@@ -118,6 +149,7 @@ class MPCAgent:
         adaptations: adaptations since construction.
         blocked_steps: real steps remembered as blocked since construction.
         stays: plans replaced by standing still (``stay_check``) since construction.
+        stops: plans skipped to stand still (``stop``) since construction.
         last_result: the latest :class:`PlanResult`.
     """
 
@@ -133,6 +165,7 @@ class MPCAgent:
         memory: MemoryConfig | None = None,
         stay_check: bool = False,
         drift_free: bool = False,
+        stop: StopRule | None = None,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -151,13 +184,13 @@ class MPCAgent:
         self.execute_steps = execute_steps
         self.action_space = _action_space(planner, action_space)
         self.discrete = self.action_space.discrete
-        if (stay_check or drift_free) and self.discrete:
+        if (stay_check or drift_free or stop) and self.discrete:
             raise ForethoughtError(
-                "MPCAgent stay_check and drift_free read the zero action as standing still, "
-                "which only holds for continuous actions; drop them for discrete ones"
+                "MPCAgent stay_check, drift_free and stop read the zero action as standing "
+                "still, which only holds for continuous actions; drop them for discrete ones"
             )
-        self.stay_check, self.drift_free = stay_check, drift_free
-        self.stays = 0
+        self.stay_check, self.drift_free, self.stop = stay_check, drift_free, stop
+        self.stays = self.stops = 0
         self._stayed = False  # the current plan is the stand-still one; its carry is unused
         self.step_budget = step_budget
         self.device = _device(model)
@@ -224,12 +257,10 @@ class MPCAgent:
             self._adapter.record(self._belief.z, action, first=False)
 
     def _near_goal(self, belief: Belief, config: MemoryConfig) -> bool:
-        """Whether the objective scores ``belief`` itself (a one-step rollout that stays there,
-        no disagreement) below the memory's ``quiet_cost``."""
+        """Whether the objective scores ``belief`` itself below the memory's ``quiet_cost``."""
         if config.quiet_cost <= 0 or self._objective is None:
             return False
-        with torch.no_grad():
-            return float(self._objective.cost(held_rollout(belief, 1))[0]) < config.quiet_cost
+        return _scores(self._objective, belief) < config.quiet_cost
 
     def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
         """The next action, given the latest observation and the action that led to it.
@@ -260,6 +291,11 @@ class MPCAgent:
         assert self._objective is not None
         executed = 0 if self._stayed else self._cursor
         carry = self._carry.after(executed) if self._carry is not None else None
+        if self.stop is not None and _scores(self.stop.objective, self.belief) < self.stop.below:
+            self._carry, self._stayed, self._cursor = carry, True, 0  # the carry waits, unshifted
+            self._plan = self._zero_action().expand(self.execute_steps, -1)  # (k, A)
+            self.stops += 1
+            return
         objective: Objective = self._objective
         if self.step_budget is not None:  # only the steps left in the episode count
             objective = Deadline(objective, max(1, self.step_budget - self._steps))
@@ -281,8 +317,8 @@ class MPCAgent:
         self.stays += self._stayed
 
     def _staying_is_better(self, objective: Objective, result: PlanResult) -> bool:
-        """Whether ``objective`` scores the belief held still over the plan's horizon no worse
+        """Whether ``objective`` scores the belief held still over the plan's horizon lower
         than ``result``'s plan."""
         held = held_rollout(self.belief, result.actions.shape[0])
         with torch.no_grad():
-            return float(objective.cost(held)[0]) <= result.cost
+            return float(objective.cost(held)[0]) < result.cost

@@ -3,12 +3,12 @@
 Near the goal a planner needs a distance that tells 2 px from 6 px (TwoRoom's success radius
 is 4.5 px). For a run and a held-out dataset with true states, random pairs of rows of the same
 episode (same layout) are scored in two spaces: the L2 distance between the run's latents
-(``--stop-latent``) and the distance of its temporal-distance head (``--goal-space temporal``,
-``--stop-cost``). Reported per band of true distance (median and 90th percentile of each
-space's distance) and, for thresholds, which share of the pairs under the threshold are truly
-within 4.5 px (precision), which share of the truly-within pairs fall under it (recall), and the
-90th percentile of their true distance. The same numbers on pairs at least 1 px apart drop the
-many pairs where the agent stood still.
+(``--stop-latent``) and the distance of its temporal-distance head (``--goal-space
+temporal``). Reported per band of true distance (median and 90th percentile of each space's
+distance) and, for thresholds, which share of the pairs under the threshold are truly within
+4.5 px (precision), which share of the truly-within pairs fall under it (recall), and the 90th
+percentile of their true distance. The same numbers on pairs at least 1 px apart drop the many
+pairs where the agent stood still.
 
 This calibrates a stop threshold against true positions; the planner itself reads none.
 
@@ -111,13 +111,14 @@ def main() -> int:
             raise ForethoughtError(f"{args.data} has no 'state'; collect with --obs both")
         z = cache_latents(model, ds, tuple(model.encoder.keys), torch.device("cpu"))  # (N, D)
         head = phi(z).numpy()  # (N, 32)
+        z = z.numpy()
         xy = ds.load("obs/state").reshape(ds.n_steps, -1)[:, :2]  # (N, 2) agent x, y in px
         episode = ds.load("episode").astype(np.int64)
     pairs = same_episode_pairs(episode, args.pairs, args.seed)  # (P, 2)
     a, b = pairs[:, 0], pairs[:, 1]
     true = np.linalg.norm(xy[a] - xy[b], axis=1)
     spaces = {
-        "latent_l2": np.linalg.norm(z.numpy()[a] - z.numpy()[b], axis=1),
+        "latent_l2": np.linalg.norm(z[a] - z[b], axis=1),
         "temporal": np.linalg.norm(head[a] - head[b], axis=1),
     }
     report = {name: space_report(d, true, THRESHOLDS[name]) for name, d in spaces.items()}

@@ -54,25 +54,23 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
     assert "success: yes" in out
 
 
-def test_plan_with_stay_check_stands_still_at_the_goal(capsys):
-    # --drift-free is a no-op on the true simulator, whose zero action already stands still
+@pytest.mark.parametrize(
+    "flags, counted",
+    [
+        # once there, no plan beats standing on the goal; --drift-free is a no-op on the true
+        # simulator, whose zero action already stands still
+        (("--stay-check", "--drift-free"), "stood still instead of "),
+        # the true simulator's latent is its state: the stop holds within 3 px of the goal
+        (("--stop-latent", "3"), "stood still without planning "),
+    ],
+)
+def test_plan_stands_still_at_the_goal(flags, counted, capsys):
     rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "40", *SMALL,
-               "--stay-check", "--drift-free"])  # fmt: skip
+               *flags])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "success: yes" in out
-    stays = int(out.split("stood still instead of ")[1].split()[0])
-    assert stays > 0, out  # once there, no plan beats standing on the goal
-
-
-def test_plan_with_a_stop_test_stands_still_once_it_holds(capsys):
-    # the true simulator's latent is its state: the stop holds within 3 px of the goal
-    rc = main(["plan", "true-sim", "--env", ENV, "--goal", "18,15", "--max-steps", "40", *SMALL,
-               "--stop-latent", "3"])  # fmt: skip
-    out = capsys.readouterr().out
-    assert rc == 0, out
-    assert "success: yes" in out
-    assert int(out.split("stood still without planning ")[1].split()[0]) > 0, out
+    assert int(out.split(counted)[1].split()[0]) > 0, out
 
 
 def test_evaluate_planning_prints_the_table(tmp_path, capsys):

@@ -48,7 +48,8 @@ def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_adapt_args(p: argparse.ArgumentParser) -> None:
-    """Test-time adaptation flags (``MPCAgent(adapt=...)``, ``forethought.planning.adapt``)."""
+    """The agent's flags around its planner: test-time adaptation (``MPCAgent(adapt=...)``),
+    the blocked-move memory, the stay check, the stop test and drift-free imagination."""
     p.add_argument(
         "--adapt-steps",
         type=int,

@@ -72,18 +72,13 @@ def _action_space(planner: Any, space: Any) -> ActionSpaceInfo:
     )
 
 
-def held_rollout(belief: Belief, steps: int) -> Rollout:
-    """The batch-1 belief held still for ``steps`` steps, with no disagreement: latents
-    (1, steps, D)."""
+def _held_cost(objective: Objective, belief: Belief, steps: int = 1) -> float:
+    """``objective``'s cost of the batch-1 ``belief`` held still for ``steps`` steps (latents
+    (1, steps, D), no disagreement): standing there, not an imagined zero-action rollout."""
     z = belief.z  # (1, D)
-    return Rollout(latents=z[:, None].expand(1, steps, -1), disagreement=z.new_zeros(1, steps))
-
-
-def _scores(objective: Objective, belief: Belief) -> float:
-    """``objective``'s cost of ``belief`` itself: a one-step rollout that stays there, no
-    disagreement."""
+    held = Rollout(latents=z[:, None].expand(1, steps, -1), disagreement=z.new_zeros(1, steps))
     with torch.no_grad():
-        return float(objective.cost(held_rollout(belief, 1))[0])
+        return float(objective.cost(held)[0])
 
 
 @dataclass(frozen=True)
@@ -260,7 +255,7 @@ class MPCAgent:
         """Whether the objective scores ``belief`` itself below the memory's ``quiet_cost``."""
         if config.quiet_cost <= 0 or self._objective is None:
             return False
-        return _scores(self._objective, belief) < config.quiet_cost
+        return _held_cost(self._objective, belief) < config.quiet_cost
 
     def act(self, obs: Any, prev_action: Any = None) -> np.ndarray | int:
         """The next action, given the latest observation and the action that led to it.
@@ -291,7 +286,7 @@ class MPCAgent:
         assert self._objective is not None
         executed = 0 if self._stayed else self._cursor
         carry = self._carry.after(executed) if self._carry is not None else None
-        if self.stop is not None and _scores(self.stop.objective, self.belief) < self.stop.below:
+        if self.stop is not None and _held_cost(self.stop.objective, self.belief) < self.stop.below:
             self._carry, self._stayed, self._cursor = carry, True, 0  # the carry waits, unshifted
             self._plan = self._zero_action().expand(self.execute_steps, -1)  # (k, A)
             self.stops += 1
@@ -319,6 +314,4 @@ class MPCAgent:
     def _staying_is_better(self, objective: Objective, result: PlanResult) -> bool:
         """Whether ``objective`` scores the belief held still over the plan's horizon lower
         than ``result``'s plan."""
-        held = held_rollout(self.belief, result.actions.shape[0])
-        with torch.no_grad():
-            return float(objective.cost(held)[0]) < result.cost
+        return _held_cost(objective, self.belief, result.actions.shape[0]) < result.cost

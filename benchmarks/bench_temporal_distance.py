@@ -19,7 +19,8 @@ crossed with each episode's outcome (``door_by_outcome``): do the failures sit w
 misses the door?
 
     python benchmarks/bench_temporal_distance.py --data DATA [--steps N] --out JSON
-    python benchmarks/bench_temporal_distance.py --run RUN [--plan PLAN_JSON] --out JSON
+    python benchmarks/bench_temporal_distance.py --run RUN [--plan PLAN_JSON] [--extra-data
+        DATA ...] --out JSON
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from scipy.stats import spearmanr
 
 from forethought.envs import make_env
 from forethought.envs.two_room import DOOR_HALF, EVAL_MARGIN, WALL_HALF, is_free
-from forethought.eval.goals import TWO_ROOM, two_room_tasks
+from forethought.eval.goals import TWO_ROOM, two_room_door_bands, two_room_tasks
 from forethought.models.temporal_distance import TemporalDistanceConfig
 
 
@@ -153,12 +154,15 @@ def door_by_outcome(dist: Any, plan: tuple[str, list[dict], list[dict]]) -> dict
     """Door test on the layouts of a planning benchmark's pairs, crossed with their outcomes."""
     row, tasks, episodes = plan
     counts = {"found_success": 0, "found_failure": 0, "missed_success": 0, "missed_failure": 0}
+    found = []
     for task, ep in zip(tasks, episodes, strict=True):
-        key = ("found" if door_found(dist, task) else "missed") + (
-            "_success" if ep["success"] else "_failure"
-        )
+        found.append(door_found(dist, task))
+        key = ("found" if found[-1] else "missed") + ("_success" if ep["success"] else "_failure")
         counts[key] += 1
-    return {"row": row, "pairs": len(episodes), **counts}
+    # door found per door band: failures of two_room_door_bands, read as misses
+    missed = two_room_door_bands(tasks, found)
+    by_door = {band: [n - m, n] for band, (m, n) in missed.items()}
+    return {"row": row, "pairs": len(episodes), **counts, "found_by_door": by_door}
 
 
 def main() -> int:
@@ -178,6 +182,13 @@ def main() -> int:
         default=None,
         help="with --run: a bench_tworoom_planning.py --episodes JSON of this run; crosses the "
         "door test on its pairs' layouts with their outcomes",
+    )
+    p.add_argument(
+        "--extra-data",
+        nargs="+",
+        default=[],
+        metavar="DATA",
+        help="with --run: fit the head on these datasets' episodes too (--temporal-extra-data)",
     )
     p.add_argument("--tasks", type=int, default=100, help="layouts to score (default 100)")
     p.add_argument("--points", type=int, default=50, help="start-room points per layout")
@@ -205,7 +216,7 @@ def main() -> int:
         from forethought.training.load import load_run
 
         run = load_run(args.run)
-        phi = fit_run_temporal(run, cfg)
+        phi = fit_run_temporal(run, cfg, extra=tuple(args.extra_data))
         dist = run_distance(run, phi)
     fit_s = time.time() - start
 
@@ -220,7 +231,9 @@ def main() -> int:
         door.append(door_found(dist, task))
     result = {
         "command": "python benchmarks/bench_temporal_distance.py " + " ".join(sys.argv[1:]),
-        "source": {"data": args.data} if args.data else {"run": args.run},
+        "source": {"data": args.data}
+        if args.data
+        else {"run": args.run, "extra_data": list(args.extra_data)},
         "config": dataclasses.asdict(cfg),
         "fit_s": round(fit_s, 1),
         "tasks": args.tasks,
@@ -242,7 +255,8 @@ def main() -> int:
         print(
             f"on the {c['pairs']} planning pairs: door found {c['found_success']} succeeded / "
             f"{c['found_failure']} failed; door missed {c['missed_success']} succeeded / "
-            f"{c['missed_failure']} failed"
+            f"{c['missed_failure']} failed; found at "
+            + ", ".join(f"{k} doors {f} of {n}" for k, (f, n) in c["found_by_door"].items())
         )
     write_result(args.out, result)
     return 0

@@ -41,6 +41,7 @@ from forethought.eval.goals import (
     goal_agent_factory,
     goal_objective,
     load_goal_model,
+    two_room_door_bands,
     two_room_failures,
     two_room_tasks,
 )
@@ -118,6 +119,8 @@ def planning_row(
     failures = two_room_failures(tasks, result.episodes)
     adaptations = [agent.adaptations for agent in agents]
     print("  failures: " + ", ".join(f"{k} {n}" for k, n in failures.items() if n))
+    doors = two_room_door_bands(tasks, [e.success for e in result.episodes])
+    print("  failed by door: " + ", ".join(f"{k} {f} of {n}" for k, (f, n) in doors.items()))
     if adapt is not None:
         print(f"  adaptations: {sum(adaptations)} in {sum(n > 0 for n in adaptations)} episodes")
     blocked = [agent.blocked_steps for agent in agents]
@@ -143,6 +146,7 @@ def planning_row(
         "hold": args.hold,
         "eval_s": round(time.time() - start, 1),
         "failures": failures,
+        "failed_by_door": doors,
         "adaptations": sum(adaptations),
         "episodes_adapted": sum(n > 0 for n in adaptations),
         "blocked_steps": sum(blocked),
@@ -240,6 +244,7 @@ def main() -> int:
             "distance": args.distance,
             "mean_weight": args.mean_weight,
             "stride": args.goal_stride,
+            "temporal_extra_data": list(args.temporal_extra_data),
             "deadline": args.deadline,
             "space": args.goal_space,
             "uncertainty_weight_run": args.uncertainty_weight,
@@ -267,7 +272,12 @@ def main() -> int:
         models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None, None))
     if args.run:
         loaded = load_goal_model(
-            args.run, TWO_ROOM, args.goal_space, args.probe_steps, args.temporal_steps
+            args.run,
+            TWO_ROOM,
+            args.goal_space,
+            args.probe_steps,
+            args.temporal_steps,
+            temporal_extra=tuple(args.temporal_extra_data),
         )
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
         if args.gate_floor is not None:

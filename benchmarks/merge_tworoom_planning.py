@@ -3,7 +3,9 @@
 Each input is a ``bench_tworoom_planning.py --episodes`` JSON; rows with the same label are
 joined in the order given (which must cover the tasks in order, e.g. ``--pairs 100`` and
 ``--skip 100 --pairs 200``). Success gets its Wilson 95% interval over all episodes; plan
-times stay per part (each part's median and p95), since the parts ran side by side.
+times stay per part (each part's median and p95), since the parts ran side by side. Failures
+are also counted by door band (``two_room_door_bands``: edge doors against the rest); one part
+alone gives those counts for an older result.
 
 Run: python benchmarks/merge_tworoom_planning.py PART.json [PART.json ...] --out MERGED.json
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 from _results import run_main, write_result
 
+from forethought.eval.goals import two_room_door_bands, two_room_tasks
 from forethought.eval.metrics import SuccessRate
 
 
@@ -30,6 +33,8 @@ def merge(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if start != end:
             raise SystemExit(f"parts do not follow each other: one ends at {end}, next at {start}")
     labels = [r["row"] for r in parts[0]["rows"]]
+    protocol = parts[0]["protocol"]
+    tasks = two_room_tasks(parts[-1]["protocol"]["pairs"], protocol["task_seed"])[spans[0][0] :]
     merged = []
     for label in labels:
         rows = [next((r for r in p["rows"] if r["row"] == label), None) for p in parts]
@@ -48,6 +53,7 @@ def merge(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 ).to_dict(),
                 "steps_to_success_median": float(statistics.median(wins)) if wins else None,
                 "failures": dict(failures) or None,
+                "failed_by_door": two_room_door_bands(tasks, [e["success"] for e in episodes]),
                 "plan_ms_median_per_part": [r["plan_ms_median"] for r in rows],
                 "plan_ms_p95_per_part": [r["plan_ms_p95"] for r in rows],
                 "episodes": episodes,
@@ -70,7 +76,8 @@ def main() -> int:
         s = row["success"]
         print(
             f"{row['row']:<40} {s['successes']}/{s['n']} = {100 * s['rate']:.1f}% "
-            f"[{100 * s['low']:.1f}, {100 * s['high']:.1f}]"
+            f"[{100 * s['low']:.1f}, {100 * s['high']:.1f}]; failed by door: "
+            + ", ".join(f"{k} {f} of {n}" for k, (f, n) in row["failed_by_door"].items())
         )
     write_result(
         args.out,

@@ -186,6 +186,37 @@ def test_temporal_goal_space_fits_a_head_on_the_runs_latents_and_caches_it(pixel
     assert len(list((pixel_run / "heads").glob("temporal-distance-*.safetensors"))) == 1
 
 
+def test_temporal_extra_data_adds_episodes_to_the_runs_head(pixel_run, capsys, tmp_path):
+    from forethought.core.errors import ForethoughtError
+    from forethought.eval.goals import load_goal_model
+    from forethought.eval.temporal import extra_latents
+    from forethought.training.load import load_run
+
+    data = str(pixel_run.parent / "tworoom_both.h5")  # 4 episodes of 13 rows
+    z, episode = extra_latents(load_run(str(pixel_run)), (data, data))
+    assert z.shape[0] == episode.shape[0] == 104 and episode.unique().tolist() == list(range(8))
+    load_goal_model(str(pixel_run), ENV, "temporal", temporal_steps=7)
+    load_goal_model(str(pixel_run), ENV, "temporal", temporal_steps=7, temporal_extra=(data,))
+    fitted = [line for line in capsys.readouterr().out.splitlines() if "fitted" in line]
+    rows = [int(line.split(" on ")[1].split()[0]) for line in fitted]
+    assert len(rows) == 2 and rows[1] == rows[0] + 52, fitted  # two heads, 4 x 13 rows more
+    rc = main(["plan", str(pixel_run), "--env", ENV, "--goal-space", "temporal", "--max-steps",
+               "3", "--temporal-steps", "7", "--temporal-extra-data", data, *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "fitted" not in out, out  # the head with the extra data was cached
+    state_only = tmp_path / "state.h5"
+    assert main(["collect", ENV, "--episodes", "1", "--max-steps", "3", "--out",
+                 str(state_only), "--workers", "1"]) == 0  # fmt: skip
+    for bad, match in (
+        (str(tmp_path / "nope.h5"), "no such dataset"),
+        (str(state_only), "collect it from the run's env with the same --obs"),
+    ):
+        with pytest.raises(ForethoughtError, match=match):
+            load_goal_model(str(pixel_run), ENV, "temporal", temporal_extra=(bad,))
+    with pytest.raises(ForethoughtError, match="adds episodes to a run's head"):
+        load_goal_model("true-sim", ENV, "temporal", temporal_data=data, temporal_extra=(data,))
+
+
 def test_temporal_ceiling_row_fits_its_head_on_the_runs_training_data(pixel_run, capsys):
     rc = main(["evaluate", str(pixel_run), "--planning", "--env", ENV, "--episodes", "1",
                "--ceiling", "--goal-space", "temporal", "--temporal-steps", "5",

@@ -18,6 +18,7 @@ from forethought.eval.closed_loop import (
 from forethought.eval.goals import (
     goal_agent_factory,
     goal_observation,
+    two_room_door_bands,
     two_room_failures,
     two_room_tasks,
 )
@@ -126,6 +127,12 @@ def test_failures_are_counted_by_where_they_ended():
     assert real.to_dict()["final_state"][2] == EASY[0]["wall_x"]
     with pytest.raises(ForethoughtError, match="final state"):
         two_room_failures([task], [EpisodeResult(False, 200, None, 9.0, ())])
+
+
+def test_door_bands_count_failures_at_edge_doors_apart():
+    tasks = [{"door_y": y} for y in (10, 18, 19, 32, 45, 46, 54)]  # edge: 10, 18, 46, 54
+    successes = [False, True, False, True, True, False, False]
+    assert two_room_door_bands(tasks, successes) == {"edge": [3, 4], "centre": [1, 3]}
 
 
 def test_refusals():

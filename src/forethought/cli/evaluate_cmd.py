@@ -146,6 +146,7 @@ def run_planning(args: argparse.Namespace) -> dict:
                     "memory_radius": 0.0,
                     "temporal_data": args.temporal_data
                     or read_run_dataset(args.run_dir).get("path"),
+                    "temporal_extra_data": [],  # its head reads states, not the run's latents
                 }
             )
             rows[f"true simulator ({args.planner})"] = build_agent_factory(sim_args, probe)

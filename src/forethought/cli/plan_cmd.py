@@ -39,6 +39,14 @@ def add_goal_cost_args(p: argparse.ArgumentParser) -> None:
         help="for true-sim with --goal-space temporal: the dataset whose states it is fitted on",
     )
     p.add_argument(
+        "--temporal-extra-data",
+        nargs="+",
+        default=[],
+        metavar="DATA",
+        help="for a run with --goal-space temporal: fit its head on these datasets' episodes "
+        "too (the same env and --obs as the run's data; more layouts for the head; cached)",
+    )
+    p.add_argument(
         "--uncertainty-weight",
         type=float,
         default=0.0,
@@ -235,6 +243,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         args.probe_steps,
         args.temporal_steps,
         args.temporal_data,
+        tuple(args.temporal_extra_data),
     )
     check_uncertainty(model, args.uncertainty_weight, args.run_dir)
     objective = goal_objective(

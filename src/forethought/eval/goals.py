@@ -76,6 +76,28 @@ def two_room_failures(tasks: list[Task], episodes: Any) -> dict[str, int]:
     return counts
 
 
+EDGE_DOOR_PX = 14.0
+"""A TwoRoom door at least this far from the middle of the doors' range (y = 32 of 10-54)
+counts as an edge door: y 10-18 or 46-54, 94 of the protocol's 200 layouts."""
+
+
+def two_room_door_bands(tasks: list[Task], successes: list[bool]) -> dict[str, list[int]]:
+    """Failed and total episodes per door band: ``{"edge": [failed, n], "centre": [...]}``,
+    from each task's episode's success.
+
+    Edge doors (see :data:`EDGE_DOOR_PX`) put the door far from the straight line between most
+    starts and goals, so their paths are the longest detours of the protocol."""
+    from forethought.envs.two_room import DOOR_Y_RANGE
+
+    middle = sum(DOOR_Y_RANGE) / 2
+    bands = {"edge": [0, 0], "centre": [0, 0]}
+    for task, success in zip(tasks, successes, strict=True):
+        band = bands["edge" if abs(float(task["door_y"]) - middle) >= EDGE_DOOR_PX else "centre"]
+        band[0] += int(not success)
+        band[1] += 1
+    return bands
+
+
 def goal_observation(env: gym.Env, task: Task) -> Any:
     """The observation the env shows with the agent standing at ``task["goal"]``.
 
@@ -251,6 +273,7 @@ def load_goal_model(
     probe_steps: int = 2000,
     temporal_steps: int | None = None,
     temporal_data: str | None = None,
+    temporal_extra: tuple[str, ...] = (),
 ) -> tuple[Any, Readout | None]:
     """The planning model and the readout its goal cost is measured through.
 
@@ -262,7 +285,8 @@ def load_goal_model(
     embedding (:mod:`forethought.models.temporal_distance`), so the distance counts steps along
     paths the data took and walls are not short cuts; for a run it is fitted on the latents of
     its training episodes (``temporal_steps`` Adam steps, default the config's), for
-    ``true-sim`` on the exact states of ``temporal_data`` (a dataset path).
+    ``true-sim`` on the exact states of ``temporal_data`` (a dataset path). ``temporal_extra``:
+    datasets of the same env whose episodes a run's head is fitted on as well.
 
     Returns:
         (model, readout) with readout None or mapping latents (..., D) to goal points (..., G).
@@ -278,7 +302,7 @@ def load_goal_model(
     if goal_space == "latent":
         return load_planning_model(run, env_id), None
     if goal_space == "temporal":
-        return _temporal_goal_model(run, env_id, temporal_steps, temporal_data)
+        return _temporal_goal_model(run, env_id, temporal_steps, temporal_data, temporal_extra)
     if env_id not in GOAL_STATE_DIMS:
         raise ForethoughtError(
             f"a probe goal cost needs the env's goal state dims; {env_id} has none "
@@ -297,13 +321,18 @@ def load_goal_model(
 
 
 def _temporal_goal_model(
-    run: str, env_id: str, steps: int | None, data: str | None
+    run: str, env_id: str, steps: int | None, data: str | None, extra: tuple[str, ...] = ()
 ) -> tuple[Any, Readout]:
     from forethought.eval.temporal import fit_dataset_temporal, fit_run_temporal
     from forethought.models.temporal_distance import TemporalDistanceConfig
 
     cfg = TemporalDistanceConfig() if steps is None else TemporalDistanceConfig(steps=steps)
     if run == TRUE_SIM:
+        if extra:
+            raise ForethoughtError(
+                f"--temporal-extra-data adds episodes to a run's head; '{TRUE_SIM}' fits its head "
+                "on the states of --temporal-data alone"
+            )
         model = load_planning_model(run, env_id)
         if data is None:
             raise ForethoughtError(
@@ -315,7 +344,7 @@ def _temporal_goal_model(
     from forethought.training.load import load_run
 
     loaded = load_run(run)
-    return loaded.model, fit_run_temporal(loaded, cfg)
+    return loaded.model, fit_run_temporal(loaded, cfg, extra=tuple(extra))
 
 
 def goal_objective(

@@ -3,7 +3,9 @@
 :func:`fit_run_temporal` encodes every row of the run's training episodes with the frozen
 encoder and fits :func:`~forethought.models.temporal_distance.fit_temporal_embedding` on them;
 the result is cached under ``RUN/heads/`` like the state probe (see :mod:`run_heads`). It needs
-no true state, only the observations the model reads.
+no true state, only the observations the model reads. More episodes of the same env (``extra``:
+datasets collected beside the training data, encoded with the same frozen encoder) give the head
+more layouts to learn the walls from without touching the model.
 """
 
 from __future__ import annotations
@@ -40,17 +42,68 @@ def run_latents(run: Any, why: str) -> tuple[torch.Tensor, torch.Tensor]:
     return z[keep], episode[keep]
 
 
+def extra_latents(run: Any, paths: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen latent and episode id (0, 1, ... over all of ``paths`` in order) of every row
+    of the datasets ``paths``, encoded with the run's encoder. (N, D) float32, (N,) int64."""
+    from forethought.training.latent_phase import cache_latents
+
+    keys = tuple(run.model.encoder.keys)
+    device = next(run.model.parameters()).device
+    zs, episodes, offset = [], [], 0
+    for path in paths:
+        ds = _open_extra(path, keys, run.dataset.get("env_id"))
+        with ds, torch.no_grad():
+            zs.append(cache_latents(run.model, ds, keys, device))  # (N_i, D)
+            episodes.append(torch.from_numpy(ds.load("episode").astype(np.int64)) + offset)
+            offset += ds.n_episodes
+    return torch.cat(zs), torch.cat(episodes)
+
+
+def _open_extra(path: str, keys: tuple[str, ...], env_id: str | None) -> Dataset:
+    """An extra dataset for the head, checked against the run's env and observation keys."""
+    if not Path(path).exists():
+        raise ForethoughtError(
+            f"--temporal-extra-data {path}: no such dataset; collect one with `forethought "
+            "collect` (the same env as the run's data)"
+        )
+    ds = Dataset(Path(path))
+    missing = [k for k in keys if k not in ds.meta.obs_keys]
+    if (env_id and ds.meta.env_id != env_id) or missing:
+        ds.close()
+        raise ForethoughtError(
+            f"--temporal-extra-data {path} holds {ds.meta.env_id} with {list(ds.meta.obs_keys)};"
+            f" the run needs {env_id} with {list(keys)}: collect it from the run's env with the "
+            "same --obs"
+        )
+    return ds
+
+
+def _extra_fingerprint(run: Any, path: str) -> str:
+    with _open_extra(path, tuple(run.model.encoder.keys), run.dataset.get("env_id")) as ds:
+        return ds.fingerprint()
+
+
 def fit_run_temporal(
-    run: Any, cfg: TemporalDistanceConfig | None = None, verbose: bool = True
+    run: Any,
+    cfg: TemporalDistanceConfig | None = None,
+    verbose: bool = True,
+    extra: tuple[str, ...] = (),
 ) -> Any:
-    """``phi``: latents (..., D) -> (..., cfg.dim), fitted on the run's training episodes (or
-    loaded from ``RUN/heads/`` when fitted before with the same weights, data and settings)."""
+    """``phi``: latents (..., D) -> (..., cfg.dim), fitted on the run's training episodes and
+    every episode of the datasets ``extra`` (or loaded from ``RUN/heads/`` when fitted before
+    with the same weights, data and settings)."""
 
     cfg = cfg or TemporalDistanceConfig()
+    settings = dataclasses.asdict(cfg)
+    if extra:  # the extra datasets' identities join the cache key (none: the key of before)
+        settings["extra_data"] = [_extra_fingerprint(run, p) for p in extra]
 
     def fit() -> Any:
         start = time.time()
         z, episode = run_latents(run, "the temporal-distance head is fitted on it")
+        if extra:
+            z_more, ep_more = extra_latents(run, extra)
+            z, episode = torch.cat([z, z_more]), torch.cat([episode, ep_more + episode.max() + 1])
         phi = fit_temporal_embedding(z, episode, cfg)
         if verbose:
             print(
@@ -60,7 +113,7 @@ def fit_run_temporal(
             )
         return phi
 
-    return cached_mlp_head(run, "temporal-distance", dataclasses.asdict(cfg), fit)
+    return cached_mlp_head(run, "temporal-distance", settings, fit)
 
 
 def fit_dataset_temporal(

@@ -40,7 +40,7 @@ from scipy.stats import spearmanr
 
 from forethought.envs import make_env
 from forethought.envs.two_room import DOOR_HALF, EVAL_MARGIN, WALL_HALF, is_free
-from forethought.eval.goals import TWO_ROOM, two_room_door_bands, two_room_tasks
+from forethought.eval.goals import TWO_ROOM, two_room_door_band, two_room_tasks
 from forethought.models.temporal_distance import TemporalDistanceConfig
 
 
@@ -154,14 +154,14 @@ def door_by_outcome(dist: Any, plan: tuple[str, list[dict], list[dict]]) -> dict
     """Door test on the layouts of a planning benchmark's pairs, crossed with their outcomes."""
     row, tasks, episodes = plan
     counts = {"found_success": 0, "found_failure": 0, "missed_success": 0, "missed_failure": 0}
-    found = []
+    by_door = {"edge": [0, 0], "centre": [0, 0]}  # door found, layouts; per door band
     for task, ep in zip(tasks, episodes, strict=True):
-        found.append(door_found(dist, task))
-        key = ("found" if found[-1] else "missed") + ("_success" if ep["success"] else "_failure")
+        found = door_found(dist, task)
+        key = ("found" if found else "missed") + ("_success" if ep["success"] else "_failure")
         counts[key] += 1
-    # door found per door band: failures of two_room_door_bands, read as misses
-    missed = two_room_door_bands(tasks, found)
-    by_door = {band: [n - m, n] for band, (m, n) in missed.items()}
+        band = by_door[two_room_door_band(task)]
+        band[0] += int(found)
+        band[1] += 1
     return {"row": row, "pairs": len(episodes), **counts, "found_by_door": by_door}
 
 

@@ -33,8 +33,8 @@ def merge(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if start != end:
             raise SystemExit(f"parts do not follow each other: one ends at {end}, next at {start}")
     labels = [r["row"] for r in parts[0]["rows"]]
-    protocol = parts[0]["protocol"]
-    tasks = two_room_tasks(parts[-1]["protocol"]["pairs"], protocol["task_seed"])[spans[0][0] :]
+    seed = parts[0]["protocol"]["task_seed"]
+    tasks = two_room_tasks(parts[-1]["protocol"]["pairs"], seed)[spans[0][0] :]
     merged = []
     for label in labels:
         rows = [next((r for r in p["rows"] if r["row"] == label), None) for p in parts]

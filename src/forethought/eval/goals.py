@@ -81,18 +81,22 @@ EDGE_DOOR_PX = 14.0
 counts as an edge door: y 10-18 or 46-54, 94 of the protocol's 200 layouts."""
 
 
-def two_room_door_bands(tasks: list[Task], successes: list[bool]) -> dict[str, list[int]]:
-    """Failed and total episodes per door band: ``{"edge": [failed, n], "centre": [...]}``,
-    from each task's episode's success.
-
-    Edge doors (see :data:`EDGE_DOOR_PX`) put the door far from the straight line between most
-    starts and goals, so their paths are the longest detours of the protocol."""
+def two_room_door_band(task: Task) -> str:
+    """``"edge"`` for a TwoRoom task whose door is an edge door (see :data:`EDGE_DOOR_PX`),
+    else ``"centre"``. Edge doors lie far from the straight line between most starts and goals,
+    so their paths are the longest detours of the protocol."""
     from forethought.envs.two_room import DOOR_Y_RANGE
 
     middle = sum(DOOR_Y_RANGE) / 2
+    return "edge" if abs(float(task["door_y"]) - middle) >= EDGE_DOOR_PX else "centre"
+
+
+def two_room_door_bands(tasks: list[Task], successes: list[bool]) -> dict[str, list[int]]:
+    """Failed and total episodes per door band (:func:`two_room_door_band`):
+    ``{"edge": [failed, n], "centre": [failed, n]}``, from each task's episode's success."""
     bands = {"edge": [0, 0], "centre": [0, 0]}
     for task, success in zip(tasks, successes, strict=True):
-        band = bands["edge" if abs(float(task["door_y"]) - middle) >= EDGE_DOOR_PX else "centre"]
+        band = bands[two_room_door_band(task)]
         band[0] += int(not success)
         band[1] += 1
     return bands
@@ -344,7 +348,7 @@ def _temporal_goal_model(
     from forethought.training.load import load_run
 
     loaded = load_run(run)
-    return loaded.model, fit_run_temporal(loaded, cfg, extra=tuple(extra))
+    return loaded.model, fit_run_temporal(loaded, cfg, extra=extra)
 
 
 def goal_objective(

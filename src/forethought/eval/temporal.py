@@ -25,19 +25,25 @@ from forethought.eval.run_heads import cached_mlp_head
 from forethought.models.temporal_distance import TemporalDistanceConfig, fit_temporal_embedding
 
 
+def _encoded(run: Any, ds: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every row of ``ds`` through the run's frozen encoder, and its episode id: (N, D) float32,
+    (N,) int64, in dataset order."""
+    from forethought.training.latent_phase import cache_latents
+
+    device = next(run.model.parameters()).device
+    with torch.no_grad():
+        z = cache_latents(run.model, ds, tuple(run.model.encoder.keys), device)  # (N, D)
+    return z, torch.from_numpy(ds.load("episode").astype(np.int64))
+
+
 def run_latents(run: Any, why: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The frozen latent and episode id of every row of the run's training episodes.
 
     Returns:
         latents (N, D) float32 and episode ids (N,) int64, in dataset order.
     """
-    from forethought.training.latent_phase import cache_latents
-
-    keys = tuple(run.model.encoder.keys)
-    device = next(run.model.parameters()).device
-    with open_training_data(run, keys, why) as ds, torch.no_grad():
-        z = cache_latents(run.model, ds, keys, device)  # (N_all, D)
-        episode = torch.from_numpy(ds.load("episode").astype(np.int64))  # (N_all,)
+    with open_training_data(run, tuple(run.model.encoder.keys), why) as ds:
+        z, episode = _encoded(run, ds)  # (N_all, D), (N_all,)
         keep = torch.from_numpy(np.isin(episode.numpy(), train_episodes(run, ds)))
     return z[keep], episode[keep]
 
@@ -45,22 +51,19 @@ def run_latents(run: Any, why: str) -> tuple[torch.Tensor, torch.Tensor]:
 def extra_latents(run: Any, paths: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """The frozen latent and episode id (0, 1, ... over all of ``paths`` in order) of every row
     of the datasets ``paths``, encoded with the run's encoder. (N, D) float32, (N,) int64."""
-    from forethought.training.latent_phase import cache_latents
-
-    keys = tuple(run.model.encoder.keys)
-    device = next(run.model.parameters()).device
     zs, episodes, offset = [], [], 0
     for path in paths:
-        ds = _open_extra(path, keys, run.dataset.get("env_id"))
-        with ds, torch.no_grad():
-            zs.append(cache_latents(run.model, ds, keys, device))  # (N_i, D)
-            episodes.append(torch.from_numpy(ds.load("episode").astype(np.int64)) + offset)
+        with _open_extra(run, path) as ds:
+            z, episode = _encoded(run, ds)
+            zs.append(z)
+            episodes.append(episode + offset)
             offset += ds.n_episodes
     return torch.cat(zs), torch.cat(episodes)
 
 
-def _open_extra(path: str, keys: tuple[str, ...], env_id: str | None) -> Dataset:
+def _open_extra(run: Any, path: str) -> Dataset:
     """An extra dataset for the head, checked against the run's env and observation keys."""
+    keys, env_id = tuple(run.model.encoder.keys), run.dataset.get("env_id")
     if not Path(path).exists():
         raise ForethoughtError(
             f"--temporal-extra-data {path}: no such dataset; collect one with `forethought "
@@ -79,7 +82,7 @@ def _open_extra(path: str, keys: tuple[str, ...], env_id: str | None) -> Dataset
 
 
 def _extra_fingerprint(run: Any, path: str) -> str:
-    with _open_extra(path, tuple(run.model.encoder.keys), run.dataset.get("env_id")) as ds:
+    with _open_extra(run, path) as ds:
         return ds.fingerprint()
 
 

@@ -100,6 +100,7 @@ def planning_row(
         stay_check=args.stay_check,
         drift_free=args.drift_free,
         stop_latent=args.stop_latent,
+        stop_each_step=args.stop_each_step,
     )
     agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
@@ -132,7 +133,7 @@ def planning_row(
         print(f"  plans replaced by standing still: {stays}")
     stops = sum(agent.stops for agent in agents)
     if args.stop_latent:
-        print(f"  plans skipped to stand still (stop test): {stops}")
+        print(f"  plans skipped or cut short to stand still (stop test): {stops}")
     cfg = planner.config
     return {
         "row": label,
@@ -255,6 +256,7 @@ def main() -> int:
         "stay_check": args.stay_check,
         "drift_free": args.drift_free,
         "stop_latent": args.stop_latent,
+        "stop_each_step": args.stop_each_step,
         "rows": [random_row(args, tasks)],
     }
 

@@ -62,6 +62,7 @@ def test_plan_with_held_actions_and_a_last_step_cost(capsys):
         (("--stay-check", "--drift-free"), "stood still instead of "),
         # the true simulator's latent is its state: the stop holds within 3 px of the goal
         (("--stop-latent", "3"), "stood still without planning "),
+        (("--stop-latent", "3", "--stop-each-step"), "or cut a plan short "),
     ],
 )
 def test_plan_stands_still_at_the_goal(flags, counted, capsys):

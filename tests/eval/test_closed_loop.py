@@ -149,6 +149,9 @@ def test_refusals():
         run_episode(pendulum, RandomAgent(pendulum.action_space), 3)
     with pytest.raises(ForethoughtError, match="at least one"):
         PlanningResult.from_episodes([], 10)
+    planner = build_planner("cem", env.action_space, horizon=6, samples=32, iterations=2)
+    with pytest.raises(ForethoughtError, match="give --stop-latent"):
+        goal_agent_factory(TwoRoomSimModel(), planner, 2, stop_each_step=True)
 
 
 def test_frames_are_recorded():

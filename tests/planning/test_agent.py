@@ -213,6 +213,37 @@ def test_agent_with_a_stop_rule_stands_still_without_planning_near_the_goal():
         StopRule(last_l2(None, None), 0.0)
 
 
+def test_a_stop_rule_tested_each_step_cuts_a_plan_short_at_the_goal():
+    # 8 px from the goal, plans of 6 executed steps: the agent passes within 3 px of the goal
+    # in the middle of its first plan; tested before each plan only, it runs the plan to its
+    # end; tested each step, it stands from the first step within 3 px and plans no more
+    env = make_env("forethought/TwoRoom-v0", obs="state")
+    goal = np.array([*TASK["goal"], TASK["wall_x"], TASK["door_y"]], np.float32)
+    start = {**TASK, "start": (TASK["goal"][0] - 8.0, TASK["goal"][1])}
+
+    def last_l2(model, obs):
+        return GoalObjective(torch.from_numpy(goal), mode="last", distance="l2")
+
+    for each_step in [False, True]:
+        planner = build_planner("cem", env.action_space, horizon=6, samples=64, iterations=3)
+        stop = StopRule(last_l2(None, None), 3.0, each_step=each_step)
+        agent = MPCAgent(TwoRoomSimModel(), planner, last_l2, execute_steps=6, stop=stop)
+        obs, _ = env.reset(seed=0, options=start)
+        agent.reset(obs)
+        action, near, moves = None, [], []
+        for _ in range(12):
+            action = agent.act(obs, action)
+            near.append(float(np.linalg.norm(obs[:2] - goal[:2])) < 3.0)
+            moves.append(bool(np.any(action)))
+            obs, *_ = env.step(action)
+        first_near = near.index(True)
+        assert 0 < first_near < 6  # reached in the middle of the first plan
+        if each_step:
+            assert not any(moves[first_near:]) and len(agent.plan_times) == 1
+        else:
+            assert any(moves[first_near:6]) and agent.stops >= 1  # the plan ran on
+
+
 def test_agent_stay_check_runs_the_plan_on_a_tie():
     # every imagined move blocked: every plan scores what standing still scores; moving may
     # still work in the real world, so the agent must not stand still for ever

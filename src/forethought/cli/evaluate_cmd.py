@@ -176,7 +176,7 @@ def run_planning(args: argparse.Namespace) -> dict:
         + (", it stands still when that scores lower than its plan" if args.stay_check else "")
         + (
             f", it stands still while its belief's latent is within {args.stop_latent:g} of "
-            "the goal's"
+            "the goal's" + (" (tested after every step)" if args.stop_each_step else "")
             if args.stop_latent
             else ""
         )

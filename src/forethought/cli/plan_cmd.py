@@ -119,6 +119,12 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         "whose zero stands still; default 0: never)",
     )
     p.add_argument(
+        "--stop-each-step",
+        action="store_true",
+        help="with --stop-latent: run the stop test after every real step too, and stand for "
+        "the rest of a plan when it holds (by default it runs before each plan only)",
+    )
+    p.add_argument(
         "--drift-free",
         action="store_true",
         help="plan with the model's zero-action drift removed from every imagined rollout, so "
@@ -266,6 +272,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         stay_check=args.stay_check,
         drift_free=args.drift_free,
         stop_latent=args.stop_latent,
+        stop_each_step=args.stop_each_step,
     )
 
 
@@ -314,7 +321,8 @@ def run(args: argparse.Namespace) -> int:
     if args.stay_check:
         print(f"stood still instead of {agent.stays} of the plans")
     if args.stop_latent:
-        print(f"stood still without planning {agent.stops} times (the stop test held)")
+        cut = " or cut a plan short" if args.stop_each_step else ""
+        print(f"stood still without planning{cut} {agent.stops} times (the stop test held)")
     if args.video:
         write_gif(args.video, result.frames)
         print(f"wrote {args.video}")

@@ -171,6 +171,7 @@ def goal_agent_factory(
     stay_check: bool = False,
     drift_free: bool = False,
     stop_latent: float = 0.0,
+    stop_each_step: bool = False,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -192,9 +193,13 @@ def goal_agent_factory(
         stop_latent: each agent stands still without planning while its belief's latent is
             within this L2 distance of the goal's latent (``StopRule``: a goal-reached test,
             sharper near the goal than a temporal-distance head); 0: never.
+        stop_each_step: the stop test also runs after every real step and cuts the running
+            plan short (``StopRule(each_step=True)``); before each plan only by default.
     """
     from forethought.planning import GoalObjective, MPCAgent, StopRule, obs_to_tensors
 
+    if stop_each_step and not stop_latent:
+        raise ForethoughtError("--stop-each-step runs the stop test; give --stop-latent E too")
     make_objective = objective or goal_objective()
     device = next((t.device for t in getattr(model, "parameters", lambda: [])()), None)
 
@@ -209,7 +214,8 @@ def goal_agent_factory(
         target = make_objective(goal)
         stop = None
         if stop_latent:
-            stop = StopRule(GoalObjective(goal, mode="last", distance="l2"), stop_latent)
+            latent_distance = GoalObjective(goal, mode="last", distance="l2")
+            stop = StopRule(latent_distance, stop_latent, each_step=stop_each_step)
         return MPCAgent(
             model,
             planner,

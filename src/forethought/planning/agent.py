@@ -89,10 +89,13 @@ class StopRule:
     For a goal cost that cannot resolve the goal's neighbourhood (a temporal-distance head
     counts 2 px as several steps), a search near the goal follows the cost's errors and can
     lead away; a sharper distance (e.g. between the latents themselves) can say "arrived".
+    The test runs before each plan; with ``each_step`` also after every real step, so an agent
+    that passes the goal in the middle of a plan's executed steps stands there for the rest.
     """
 
     objective: Objective
     below: float
+    each_step: bool = False  # also test after every real step and cut the running plan short
 
     def __post_init__(self) -> None:
         if not self.below > 0:
@@ -144,7 +147,7 @@ class MPCAgent:
         adaptations: adaptations since construction.
         blocked_steps: real steps remembered as blocked since construction.
         stays: plans replaced by standing still (``stay_check``) since construction.
-        stops: plans skipped to stand still (``stop``) since construction.
+        stops: plans skipped or cut short to stand still (``stop``) since construction.
         last_result: the latest :class:`PlanResult`.
     """
 
@@ -274,6 +277,11 @@ class MPCAgent:
         self._fresh = False
         if self._plan is None or self._cursor >= min(self.execute_steps, self._plan.shape[0]):
             self._replan()
+        elif self._stops_mid_plan():
+            self._plan = self._plan.clone()
+            self._plan[self._cursor :] = 0.0  # stand for the rest of the plan
+            self._stayed = True  # its carry waits, unshifted (a part-run hold would misalign it)
+            self.stops += 1
         assert self._plan is not None
         action = self._plan[self._cursor]
         self._cursor += 1
@@ -281,6 +289,13 @@ class MPCAgent:
         if self.discrete:
             return int(action)
         return action.detach().cpu().numpy().astype(np.float32)
+
+    def _stops_mid_plan(self) -> bool:
+        """Whether a ``StopRule(each_step=True)`` says "arrived" while a plan is running."""
+        stop = self.stop
+        if stop is None or not stop.each_step or self._stayed:
+            return False
+        return _held_cost(stop.objective, self.belief) < stop.below
 
     def _replan(self) -> None:
         assert self._objective is not None

@@ -101,6 +101,10 @@ class StopRule:
         if not self.below > 0:
             raise ForethoughtError(f"StopRule below must be > 0, got {self.below}")
 
+    def holds(self, belief: Belief) -> bool:
+        """Whether the objective scores ``belief`` itself (held still) below the threshold."""
+        return _held_cost(self.objective, belief) < self.below
+
 
 def _device(model: Any) -> torch.device:
     """Where the model's tensors live (CPU for models without any)."""
@@ -293,15 +297,13 @@ class MPCAgent:
     def _stops_mid_plan(self) -> bool:
         """Whether a ``StopRule(each_step=True)`` says "arrived" while a plan is running."""
         stop = self.stop
-        if stop is None or not stop.each_step or self._stayed:
-            return False
-        return _held_cost(stop.objective, self.belief) < stop.below
+        return stop is not None and stop.each_step and not self._stayed and stop.holds(self.belief)
 
     def _replan(self) -> None:
         assert self._objective is not None
         executed = 0 if self._stayed else self._cursor
         carry = self._carry.after(executed) if self._carry is not None else None
-        if self.stop is not None and _held_cost(self.stop.objective, self.belief) < self.stop.below:
+        if self.stop is not None and self.stop.holds(self.belief):
             self._carry, self._stayed, self._cursor = carry, True, 0  # the carry waits, unshifted
             self._plan = self._zero_action().expand(self.execute_steps, -1)  # (k, A)
             self.stops += 1

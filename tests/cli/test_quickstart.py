@@ -116,3 +116,19 @@ def test_quickstart_plans_with_the_temporal_goal_cost_to_the_episodes_end_by_def
     assert long_search["--hold"] == "6" and long_search["--goal-stride"] == "6"
     latent = dict(quickstart_cmd.stages(parse(tmp_path, "--goal-space", "latent")))["evaluate"]
     assert "--goal-space" not in latent and "--deadline" not in latent
+
+
+def test_quickstart_plans_keypoint_mlp_with_the_memory_and_the_step_stop_test(tmp_path):
+    for goal_space in ("temporal", "latent"):
+        kp = dict(
+            quickstart_cmd.stages(
+                parse(tmp_path, "--model", "keypoint-mlp", "--goal-space", goal_space)
+            )
+        )
+        for stage in ("evaluate", "report"):
+            argv = flag_values(kp[stage])
+            assert argv["--memory-radius"] == "1" and argv["--stop-latent"] == "0.4"
+            assert "--stop-each-step" in argv
+    # the JEPA has no positions to remember blocked moves at: its agent stays plain
+    jepa = flag_values(dict(quickstart_cmd.stages(parse(tmp_path)))["evaluate"])
+    assert "--memory-radius" not in jepa and "--stop-latent" not in jepa

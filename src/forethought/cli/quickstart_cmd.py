@@ -35,12 +35,15 @@ class Recipe:
         both recipes' data and ``collect --resume`` never mixes them).
     train: ``forethought train`` flags besides data, model, preset, budget and share.
     search: planner flags used with the temporal goal cost (``--goal-space temporal``).
+    agent: the agent's flags around its planner (``plan``'s blocked-move memory and stop
+        test), used with either goal cost.
     """
 
     policy: str | None
     data: str
     train: tuple[str, ...]
     search: tuple[str, ...]
+    agent: tuple[str, ...] = ()
 
 
 def _flags(text: str) -> tuple[str, ...]:
@@ -62,6 +65,9 @@ RECIPES = {
             "--set residual_weight=0.1"
         ),
         _flags("--planner icem --horizon 60 --hold 6 --execute-steps 6 --goal-stride 6"),
+        # the blocked-move memory and the stop test after every step: 56 -> 60% and 46 -> 62%
+        # of 50 pairs on two 4-minute models (docs/benchmarks.md, the quickstart rows)
+        _flags("--memory-radius 1 --stop-latent 0.4 --stop-each-step"),
     ),
 }
 
@@ -78,7 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=tuple(RECIPES),
         help="pixel world model, with the data, training and search its TwoRoom results were "
         "measured with (default jepa; keypoint-mlp collects with wall and door-edge pushes and "
-        "plans with iCEM over 60 steps of held actions)",
+        "plans with iCEM over 60 steps of held actions, the blocked-move memory and a latent "
+        "stop test after every step)",
     )
     p.add_argument("--train-time", default="4m", help="training budget (default 4m)")
     p.add_argument("--preset", default="small", help="model size preset (default small)")
@@ -121,16 +128,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def planner_flags(args: argparse.Namespace) -> list[str]:
     """The planning flags evaluate and report share."""
     budget = ["--samples", str(args.planner_samples), "--iterations", str(args.planner_iterations)]
+    recipe = RECIPES[args.model]
     if args.goal_space == "latent":
-        return [*budget, "--execute-steps", "8"]
+        return [*budget, "--execute-steps", "8", *recipe.agent]
     temporal_cost = "--goal-space temporal --objective last --goal-distance l2 --mean-weight 0.1"
     return [
         *budget,
-        *RECIPES[args.model].search,
+        *recipe.search,
         *temporal_cost.split(),
         "--temporal-steps",
         str(args.temporal_steps),
         "--deadline",
+        *recipe.agent,
     ]
 
 

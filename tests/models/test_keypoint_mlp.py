@@ -150,3 +150,26 @@ def test_ensemble_passes_the_contract():
 class _Batch:
     def __init__(self, obs, action, is_first):
         self.obs, self.action, self.is_first = obs, action, is_first
+
+
+def test_imagined_keypoints_stay_on_the_image_where_the_predictor_diverges():
+    torch.manual_seed(0)
+    model = build_model("keypoint-mlp", "tiny", PIXELS_AND_VECTOR).eval()
+    k = 2 * model.config.keypoints
+    with torch.no_grad():
+        for p in model.dynamics.parameters():
+            p.mul_(30.0)  # a predictor far off its training data: increments blow up
+    obs = {
+        "pixels": torch.randint(0, 255, (4, 16, 16, 3), dtype=torch.uint8),
+        "state": torch.randn(4, 4),
+        "agent/pos": torch.randn(4, 2),
+    }
+    belief = model.observe(model.initial(4), obs, torch.zeros(4, 3), torch.ones(4, dtype=bool))
+    actions = torch.rand(4, 16, 3) * 2 - 1
+    with torch.no_grad():
+        bounded = model.imagine(belief, actions).latents  # (B, H, D)
+        model.latent_bound = None
+        free = model.imagine(belief, actions).latents
+    assert float(free[..., :k].abs().max()) > 10 * KEYPOINT_SCALE  # it does diverge unclamped
+    assert float(bounded[..., :k].abs().max()) <= KEYPOINT_SCALE
+    assert float(bounded[..., k:].abs().max()) > KEYPOINT_SCALE  # the vectors have no range

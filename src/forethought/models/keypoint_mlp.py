@@ -33,6 +33,8 @@ predictor alone on cached keypoints (``latent_loss``), many times faster per tra
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -109,6 +111,12 @@ class KeypointMLPWorldModel(GatedMLPWorldModel):
     def __init__(self, config: KeypointMLPConfig, spec: DataSpec, name: str = "keypoint-mlp"):
         super().__init__(name, config, spec, KeypointLatent(config, spec, name))
         self.idm = nn.Linear(self.latent_dim, self.action_in, bias=False)
+        # imagined keypoints stay on the image, as encoded ones do (soft-argmax in [-1, 1]);
+        # without it a predictor fed an unusual frame (heavy pixel noise) can diverge
+        k = self.encoder.keypoint_dim
+        self.latent_bound = torch.cat(
+            [torch.full((k,), KEYPOINT_SCALE), torch.full((self.latent_dim - k,), math.inf)]
+        )
         self.register_buffer("loss_calls", torch.zeros((), dtype=torch.long))
 
     # ------------------------------------------------------------------ training

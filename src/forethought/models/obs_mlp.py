@@ -247,11 +247,20 @@ class GatedMLPDynamics(nn.Module):
         """Each member on its own inputs: (M, B, D) z, (M, B, D + A) h, (M, B, A) a -> (M, B, D)."""
         return _advance(z, *self.increments(z, h, a))
 
-    def rollout(self, z: Tensor, h: Tensor, a: Tensor, step: StepFilter | None = None) -> Tensor:
+    def rollout(
+        self,
+        z: Tensor,
+        h: Tensor,
+        a: Tensor,
+        step: StepFilter | None = None,
+        bound: Tensor | None = None,
+    ) -> Tensor:
         """Members' open-loop latents from (B, D) z, (B, D + A) h, (B, H, A) a. (M, B, H, D).
 
         ``step``: (z, increment) -> the increment to take instead, both (M, B, D), applied to
-        every imagined step (the planner's blocked-move memory, ``planning/memory.py``)."""
+        every imagined step (the planner's blocked-move memory, ``planning/memory.py``).
+        ``bound``: (D,) each imagined latent is clamped to [-bound, bound] after every step
+        (the range the encoder can produce; inf where it has none)."""
         m = self.members
         zm, hm, preds = z.expand(m, *z.shape), h.expand(m, *h.shape), []
         for k in range(a.shape[1]):
@@ -261,6 +270,8 @@ class GatedMLPDynamics(nn.Module):
                 z_next = _advance(zm, free, gated)
             else:
                 z_next = zm + step(zm, free if gated is None else free + gated)
+            if bound is not None:
+                z_next = torch.minimum(torch.maximum(z_next, -bound), bound)
             hm, zm = torch.cat([zm, ak], -1), z_next
             preds.append(zm)
         return torch.stack(preds, 2)
@@ -329,6 +340,8 @@ class GatedMLPWorldModel(nn.Module):
         self.action_in = spec.action_dim
         self.dynamics = GatedMLPDynamics(config, self.latent_dim, self.action_in)
         register_action_bounds(self, spec)
+        # (D,) the encoder's range per latent dim, which imagination is clamped to (None: none)
+        self.latent_bound: Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -354,11 +367,13 @@ class GatedMLPWorldModel(nn.Module):
 
     def imagine(self, belief: Belief, actions: Tensor, step: StepFilter | None = None) -> Rollout:
         """Open-loop latents for (B, H, A) actions; members' mean and (M > 1) their variance.
-        ``step``: a filter on every imagined increment (:meth:`GatedMLPDynamics.rollout`)."""
+        ``step``: a filter on every imagined increment (:meth:`GatedMLPDynamics.rollout`);
+        every imagined latent stays within ``latent_bound`` where the model has one."""
         a = self.encode_action(actions, lead=2)  # (B, H, A_in)
         if belief.batch_size == 1 and a.shape[0] > 1:
             belief = belief.expand(a.shape[0])
-        zs = self.dynamics.rollout(belief.z, belief.h, a, step)  # (M, B, H, D)
+        bound = None if self.latent_bound is None else self.latent_bound.to(a.device)
+        zs = self.dynamics.rollout(belief.z, belief.h, a, step, bound)  # (M, B, H, D)
         if self.members == 1:
             return Rollout(latents=zs[0])
         return Rollout(latents=zs.mean(0), disagreement=zs.var(0, unbiased=False).mean(-1))

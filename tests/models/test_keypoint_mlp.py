@@ -147,11 +147,6 @@ def test_ensemble_passes_the_contract():
     check_world_model(model, DOT)
 
 
-class _Batch:
-    def __init__(self, obs, action, is_first):
-        self.obs, self.action, self.is_first = obs, action, is_first
-
-
 def test_imagined_keypoints_stay_on_the_image_where_the_predictor_diverges():
     torch.manual_seed(0)
     model = build_model("keypoint-mlp", "tiny", PIXELS_AND_VECTOR).eval()
@@ -173,3 +168,8 @@ def test_imagined_keypoints_stay_on_the_image_where_the_predictor_diverges():
     assert float(free[..., :k].abs().max()) > 10 * KEYPOINT_SCALE  # it does diverge unclamped
     assert float(bounded[..., :k].abs().max()) <= KEYPOINT_SCALE
     assert float(bounded[..., k:].abs().max()) > KEYPOINT_SCALE  # the vectors have no range
+
+
+class _Batch:
+    def __init__(self, obs, action, is_first):
+        self.obs, self.action, self.is_first = obs, action, is_first

@@ -37,7 +37,7 @@ from forethought.envs import make_env
 from forethought.envs.two_room import WALL_HALF, which_room
 from forethought.eval.goals import TWO_ROOM, load_goal_model, two_room_tasks
 from forethought.models import set_gate_floor
-from forethought.models.obs_mlp import GatedMLPDynamics
+from forethought.models.gated_mlp import GatedMLPDynamics
 
 OFFSETS = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
 

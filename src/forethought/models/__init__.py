@@ -10,6 +10,7 @@ File tree::
     windows.py       window masks (episode starts, open-loop validity) and the masked mean of losses
     regularizers.py  SIGReg (Epps-Pulley on random projections), VICReg terms
     jepa.py          JEPAWorldModel: observe / imagine / encode_goal / loss
+    gated_mlp.py     GatedMLPDynamics: M gated MLP predictors with a one-step memory
     obs_mlp.py       ObsMLPWorldModel: standardized vector observations as the latent, gated MLPs
     keypoint_mlp.py  KeypointMLPWorldModel: learned image keypoints as the latent, the same MLPs
     registry.py      MODELS, build_model, list_models
@@ -25,6 +26,7 @@ from forethought.models.config import (
     KeypointMLPConfig,
     ObsMLPConfig,
 )
+from forethought.models.gated_mlp import set_gate_floor
 from forethought.models.heads import (
     ImageDecoder,
     LinearProbe,
@@ -38,7 +40,7 @@ from forethought.models.heads import (
 )
 from forethought.models.jepa import JEPAWorldModel
 from forethought.models.keypoint_mlp import KeypointMLPWorldModel
-from forethought.models.obs_mlp import ObsMLPWorldModel, set_gate_floor
+from forethought.models.obs_mlp import ObsMLPWorldModel
 from forethought.models.registry import (
     MODELS,
     ModelEntry,

@@ -58,9 +58,9 @@ def _require_weights(config: Any, names: tuple[str, ...]) -> None:
 
 
 ACTION_MAP_FITS = ("pooled", "per_dim")
-"""How the gated action map's refits pick the steps that moved freely (``obs_mlp.py``)."""
+"""How the gated action map's refits pick the steps that moved freely (``gated_mlp.py``)."""
 GATE_PERS = ("action", "latent")
-"""What one gate of the gated action path stops (``obs_mlp.py``)."""
+"""What one gate of the gated action path stops (``gated_mlp.py``)."""
 
 
 def check_gate_floor(value: Any, owner: str) -> float:
@@ -221,11 +221,11 @@ class JEPAEnsembleConfig(JEPAConfig):
 @dataclass(frozen=True)
 class GatedPathConfig(ConfigDict):
     """The gated action path's settings, shared by ``obs-mlp`` and ``keypoint-mlp``
-    (``obs_mlp.GatedMLPDynamics``)."""
+    (``gated_mlp.GatedMLPDynamics``)."""
 
     gate_floor: float = 0.0
     """In imagination (eval mode), gates below this are closed (0): at a wall a gate of 0.2
-    would still let a long rollout creep through (``obs_mlp.py``, ``open_gates``). Training
+    would still let a long rollout creep through (``gated_mlp.py``, ``open_gates``). Training
     sees the gates as they are: a run trained with a floor learns as one without."""
     action_map_fit: str = "pooled"
     """How the refits of the gated action map pick the steps that moved freely: "pooled" (one
@@ -307,7 +307,7 @@ class KeypointMLPConfig(GatedPathConfig):
     members: int = 1
     """Independent predictors; > 1 gives epistemic disagreement."""
     gated_action: bool = True
-    """The gated linear action path of ``obs-mlp`` (see ``obs_mlp.py``)."""
+    """The gated linear action path of ``obs-mlp`` (see ``gated_mlp.py``)."""
     obs_keys: tuple[str, ...] | None = None
     """Observation keys to read (None: every non-text key); at least one must be an image."""
     context: int = 1

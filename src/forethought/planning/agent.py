@@ -283,7 +283,7 @@ class MPCAgent:
             self._replan()
         elif self._stops_mid_plan():
             self._plan = self._plan.clone()
-            self._plan[self._cursor :] = 0.0  # stand for the rest of the plan
+            self._plan[self._cursor :] = self._zero_action()  # stand for the rest of the plan
             self._stayed = True  # its carry waits, unshifted (a part-run hold would misalign it)
             self.stops += 1
         assert self._plan is not None

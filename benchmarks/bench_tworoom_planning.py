@@ -30,6 +30,7 @@ from forethought.cli.plan_cmd import (
     add_adapt_args,
     add_goal_cost_args,
     memory_config,
+    visit_config,
 )
 from forethought.envs import make_env
 from forethought.eval.closed_loop import PlanningResult, RandomAgent, evaluate_planning
@@ -71,6 +72,7 @@ def planning_row(
     uncertainty_weight: float = 0.0,
     adapt: Any = None,
     memory: Any = None,
+    visits: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``loaded`` (model, goal readout or None) with the planner at one budget; returns
     the JSON row."""
@@ -101,6 +103,7 @@ def planning_row(
         drift_free=args.drift_free,
         stop_latent=args.stop_latent,
         stop_each_step=args.stop_each_step,
+        visits=visits,
     )
     agents: list[Any] = []  # one per episode, to count their adaptations and blocked steps
 
@@ -257,11 +260,12 @@ def main() -> int:
         "drift_free": args.drift_free,
         "stop_latent": args.stop_latent,
         "stop_each_step": args.stop_each_step,
+        "visits": dataclasses.asdict(visit_config(args)) if args.visit_weight else None,
         "rows": [random_row(args, tasks)],
     }
 
-    # label, (model, readout), uncertainty weight, adaptation, blocked-move memory
-    models: list[tuple[str, Any, float, Any, Any]] = []
+    # label, (model, readout), uncertainty weight, adaptation, blocked-move memory, visit cost
+    models: list[tuple[str, Any, float, Any, Any, Any]] = []
     if not args.no_ceiling:  # the true simulator is exact: nothing to penalize or adapt
         sim = load_goal_model(
             TRUE_SIM,
@@ -271,7 +275,7 @@ def main() -> int:
             args.temporal_steps,
             args.temporal_data or (read_run_dataset(args.run).get("path") if args.run else None),
         )
-        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None, None))
+        models.append((f"true simulator ({TRUE_SIM})", sim, 0.0, None, None, None))
     if args.run:
         loaded = load_goal_model(
             args.run,
@@ -284,8 +288,10 @@ def main() -> int:
         check_uncertainty(loaded[0], args.uncertainty_weight, args.run)
         if args.gate_floor is not None:
             set_gate_floor(loaded[0], args.gate_floor)
-        models.append((f"run {args.run}", loaded, args.uncertainty_weight, adapt, memory))
-    for label, model, weight, model_adapt, model_memory in models:
+        models.append(
+            (f"run {args.run}", loaded, args.uncertainty_weight, adapt, memory, visit_config(args))
+        )
+    for label, model, weight, model_adapt, model_memory, model_visits in models:
         result["rows"].append(
             planning_row(
                 model,
@@ -297,13 +303,14 @@ def main() -> int:
                 weight,
                 model_adapt,
                 model_memory,
+                model_visits,
             )
         )
     budgets = parse_budgets(args.budgets)
     if budgets:
         curve = []
         for samples, iterations in budgets:
-            for label, model, weight, model_adapt, model_memory in models:
+            for label, model, weight, model_adapt, model_memory, model_visits in models:
                 row = planning_row(
                     model,
                     args,
@@ -314,6 +321,7 @@ def main() -> int:
                     weight,
                     model_adapt,
                     model_memory,
+                    model_visits,
                 )
                 curve.append({k: v for k, v in row.items() if k != "planner_config"})
         result["budget_curve"] = curve

@@ -110,6 +110,8 @@ def test_evaluate_planning_prints_the_table(tmp_path, capsys):
             ("plan", "true-sim", "--env", ENV, "--memory-radius", "1", "--memory-quiet-cost", "-2"),
             "quiet_cost must be >= 0",
         ),
+        (("plan", "true-sim", "--env", ENV, "--visit-weight", "1"), "visit cost (--visit-weight)"),
+        (("plan", "true-sim", "--env", ENV, "--visit-weight", "-1"), "weight and after must be"),
         (("plan", "true-sim", "--env", ENV, "--goal", "100,100"), "cannot place the agent"),
         (("plan", "true-sim", "--env", ENV, "--planner", "cme"), "unknown planner"),
         (("plan", "true-sim", "--env", ENV, "--hold", "0"), "hold must be >= 1"),
@@ -299,3 +301,9 @@ def test_an_observation_space_model_plans_from_state(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "imagines moves blocked within 1 unit-action moves" in out, out
     assert "true simulator" in out, out
+    rc = main(["evaluate", str(run), "--planning", "--env", ENV, "--episodes", "1", "--ceiling",
+               "--max-steps", "6", "--visit-weight", "0.5", "--visit-after", "2",
+               *SMALL])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "plans cost 0.5 more per real step spent near their end" in out, out
+    assert "true simulator" in out, out  # the simulator's row plans without the visit cost

@@ -144,6 +144,7 @@ def run_planning(args: argparse.Namespace) -> dict:
                     "uncertainty_weight": 0.0,
                     "adapt_steps": 0,  # nothing to adapt or remember either
                     "memory_radius": 0.0,
+                    "visit_weight": 0.0,  # its goal cost is exact: no wrong minimum to leave
                     "temporal_data": args.temporal_data
                     or read_run_dataset(args.run_dir).get("path"),
                     "temporal_extra_data": [],  # its head reads states, not the run's latents
@@ -181,6 +182,12 @@ def run_planning(args: argparse.Namespace) -> dict:
             else ""
         )
         + (", its imagination has the zero action's drift removed" if args.drift_free else "")
+        + (
+            f", plans cost {args.visit_weight:g} more per real step spent near their end"
+            + (f" beyond {args.visit_after:g}" if args.visit_after else "")
+            if args.visit_weight
+            else ""
+        )
     )
     print(
         f"{args.env}: {len(tasks)} tasks (seed {args.seed}), {args.max_steps} steps, "

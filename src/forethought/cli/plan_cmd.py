@@ -125,11 +125,40 @@ def add_adapt_args(p: argparse.ArgumentParser) -> None:
         "the rest of a plan when it holds (by default it runs before each plan only)",
     )
     p.add_argument(
+        "--visit-weight",
+        type=float,
+        default=0.0,
+        help="count the episode's real steps by place and add this much cost per step counted "
+        "near a plan's end, so waiting where the goal cost is wrong grows dearer (the "
+        "objective's units; default 0: never; obs-mlp and keypoint-mlp)",
+    )
+    p.add_argument(
+        "--visit-radius",
+        type=float,
+        default=1.0,
+        help="... counting steps within about this many unit-action moves (default 1)",
+    )
+    p.add_argument(
+        "--visit-after",
+        type=float,
+        default=0.0,
+        help="... and only the steps beyond this many at a place (default 0)",
+    )
+    p.add_argument(
         "--drift-free",
         action="store_true",
         help="plan with the model's zero-action drift removed from every imagined rollout, so "
         "that standing still stays put in imagination (actions whose zero stands still)",
     )
+
+
+def visit_config(args: argparse.Namespace) -> Any:
+    """The ``VisitConfig`` the flags ask for, or None (``--visit-weight 0``)."""
+    from forethought.planning import VisitConfig
+
+    if args.visit_weight == 0:
+        return None
+    return VisitConfig(args.visit_weight, args.visit_radius, args.visit_after)
 
 
 def adapt_config(args: argparse.Namespace) -> Any:
@@ -273,6 +302,7 @@ def build_agent_factory(args: argparse.Namespace, env: Any) -> Any:
         drift_free=args.drift_free,
         stop_latent=args.stop_latent,
         stop_each_step=args.stop_each_step,
+        visits=visit_config(args),
     )
 
 

@@ -172,6 +172,7 @@ def goal_agent_factory(
     drift_free: bool = False,
     stop_latent: float = 0.0,
     stop_each_step: bool = False,
+    visits: Any = None,
 ) -> AgentFactory:
     """``(env, task) -> MPCAgent`` planning to the latent of the task's goal observation.
 
@@ -195,6 +196,8 @@ def goal_agent_factory(
             sharper near the goal than a temporal-distance head); 0: never.
         stop_each_step: the stop test also runs after every real step and cuts the running
             plan short (``StopRule(each_step=True)``); before each plan only by default.
+        visits: a ``VisitConfig``: each agent's plans cost more where they end near places its
+            episode already spent steps at (``MPCAgent``); None: never.
     """
     from forethought.planning import GoalObjective, MPCAgent, StopRule, obs_to_tensors
 
@@ -228,6 +231,7 @@ def goal_agent_factory(
             stay_check=stay_check,
             drift_free=drift_free,
             stop=stop,
+            visits=visits,
         )
 
     return make

@@ -19,6 +19,7 @@ File tree::
     adapt.py       EpisodeAdapter: the agent fine-tunes a copy of its predictor on real rows
     memory.py      BlockedMoves: the agent imagines moves blocked where real ones were
     drift.py       DriftFreeModel: imagination whose zero action stands still
+    visits.py      VisitPenalty: plans that end where the episode already waited cost more
 
 Planners never touch a real environment; :class:`MPCAgent` is the policy a loop calls.
 """
@@ -63,6 +64,7 @@ from forethought.planning.registry import (
     planner_config,
 )
 from forethought.planning.sim_models import LinearModel, TwoRoomSimModel
+from forethought.planning.visits import VisitConfig, VisitPenalty, Visits
 
 __all__ = [
     "AdaptConfig",
@@ -103,6 +105,9 @@ __all__ = [
     "StopRule",
     "TwoRoomSimModel",
     "UncertaintyPenalty",
+    "VisitConfig",
+    "VisitPenalty",
+    "Visits",
     "build_planner",
     "check_planner",
     "colored_noise",

@@ -39,6 +39,7 @@ from forethought.planning.common import BoxPlannerConfig, DiscretePlannerConfig
 from forethought.planning.drift import DriftFreeModel
 from forethought.planning.memory import BlockedMoves, MemoryConfig, RememberingModel
 from forethought.planning.objectives import Deadline
+from forethought.planning.visits import VisitConfig, VisitPenalty, Visits
 
 ObjectiveFactory = Callable[[WorldModel, Obs], Objective]  # (model, first obs as tensors)
 
@@ -144,6 +145,9 @@ class MPCAgent:
             (default): never.
         drift_free: plan with the model's zero-action drift removed from every imagined
             rollout (:mod:`forethought.planning.drift`); continuous actions. Default False.
+        visits: count the episode's real steps by place and make plans that end near places
+            it already spent steps at dearer (:mod:`forethought.planning.visits`); steps on
+            which ``stop`` holds are not counted. None or weight 0: never.
 
     Attributes:
         plan_times: wall seconds of every ``plan`` call since construction, including the
@@ -168,6 +172,7 @@ class MPCAgent:
         stay_check: bool = False,
         drift_free: bool = False,
         stop: StopRule | None = None,
+        visits: VisitConfig | None = None,
     ) -> None:
         if execute_steps < 1:
             raise ForethoughtError(f"MPCAgent execute_steps must be >= 1, got {execute_steps}")
@@ -201,6 +206,7 @@ class MPCAgent:
         self._adapter = EpisodeAdapter(model, adapt) if adapt and adapt.steps else None
         self.blocked_steps = 0
         self._memory = BlockedMoves(model, memory) if memory and memory.radius > 0 else None
+        self._visits = Visits(model, visits) if visits and visits.weight > 0 else None
         self.last_result: PlanResult | None = None
         self._belief: Belief | None = None
         self._objective: Objective | None = None
@@ -230,6 +236,8 @@ class MPCAgent:
             self._adapter.record(self._belief.z, no_action, first=True)
         if self._memory is not None:
             self._memory.reset()
+        if self._visits is not None:
+            self._visits.reset()
         if objective is None:
             if self.objective_factory is None:
                 raise ForethoughtError("MPCAgent.reset needs objective= or an objective_factory")
@@ -257,6 +265,8 @@ class MPCAgent:
             self.blocked_steps += self._memory.record(before, action, self._belief.z, planned_with)
         if self._adapter is not None:
             self._adapter.record(self._belief.z, action, first=False)
+        if self._visits is not None and not (self.stop and self.stop.holds(self._belief)):
+            self._visits.record(self._belief.z)
 
     def _near_goal(self, belief: Belief, config: MemoryConfig) -> bool:
         """Whether the objective scores ``belief`` itself below the memory's ``quiet_cost``."""
@@ -309,6 +319,8 @@ class MPCAgent:
             self.stops += 1
             return
         objective: Objective = self._objective
+        if self._visits is not None:
+            objective = VisitPenalty(objective, self._visits)
         if self.step_budget is not None:  # only the steps left in the episode count
             objective = Deadline(objective, max(1, self.step_budget - self._steps))
         start = time.perf_counter()

@@ -80,13 +80,16 @@ class MemoryConfig:
             raise ForethoughtError(f"MemoryConfig: capacity must be >= 1, got {self.capacity}")
 
 
-def unit_move(model: GatedMLPWorldModel) -> float:
-    """s: the mean latent distance one unit of one action dim moves under the gated action map."""
+def unit_move(
+    model: GatedMLPWorldModel, what: str = "the blocked-move memory (--memory-radius)"
+) -> float:
+    """s: the mean latent distance one unit of one action dim moves under the gated action map
+    (``what`` needs it: named in the error for a model without one)."""
     gated = model.dynamics.gated
     if gated is None:
         raise ForethoughtError(
-            "the blocked-move memory (--memory-radius) needs a model with the gated action path "
-            "(obs-mlp or keypoint-mlp with gated_action=true)"
+            f"{what} needs a model with the gated action path (obs-mlp or keypoint-mlp with "
+            "gated_action=true)"
         )
     return float(gated.weight.detach().norm(dim=-1).mean())  # weight: (M, A, D)
 

@@ -215,6 +215,7 @@ class MPCAgent:
         self._cursor = 0  # actions of the current plan already executed
         self._fresh = False  # the reset observation is folded; the next act must not refold it
         self._steps = 0  # actions returned since reset
+        self._arrived: bool | None = None  # the stop test at the current belief, once read
 
     @property
     def belief(self) -> Belief:
@@ -244,6 +245,7 @@ class MPCAgent:
             objective = self.objective_factory(self.model, obs_t)
         self._objective = objective
         self._carry, self._plan, self._cursor, self._fresh = None, None, 0, True
+        self._arrived = None
         self._steps, self._stayed = 0, False
 
     def _zero_action(self) -> Tensor:
@@ -265,7 +267,8 @@ class MPCAgent:
             self.blocked_steps += self._memory.record(before, action, self._belief.z, planned_with)
         if self._adapter is not None:
             self._adapter.record(self._belief.z, action, first=False)
-        if self._visits is not None and not (self.stop and self.stop.holds(self._belief)):
+        self._arrived = None  # a new belief: the stop test has not read it yet
+        if self._visits is not None and not self._stop_holds():
             self._visits.record(self._belief.z)
 
     def _near_goal(self, belief: Belief, config: MemoryConfig) -> bool:
@@ -307,13 +310,19 @@ class MPCAgent:
     def _stops_mid_plan(self) -> bool:
         """Whether a ``StopRule(each_step=True)`` says "arrived" while a plan is running."""
         stop = self.stop
-        return stop is not None and stop.each_step and not self._stayed and stop.holds(self.belief)
+        return stop is not None and stop.each_step and not self._stayed and self._stop_holds()
+
+    def _stop_holds(self) -> bool:
+        """Whether the :class:`StopRule` holds at the current belief (read once per belief)."""
+        if self._arrived is None:
+            self._arrived = self.stop is not None and self.stop.holds(self.belief)
+        return self._arrived
 
     def _replan(self) -> None:
         assert self._objective is not None
         executed = 0 if self._stayed else self._cursor
         carry = self._carry.after(executed) if self._carry is not None else None
-        if self.stop is not None and self.stop.holds(self.belief):
+        if self._stop_holds():
             self._carry, self._stayed, self._cursor = carry, True, 0  # the carry waits, unshifted
             self._plan = self._zero_action().expand(self.execute_steps, -1)  # (k, A)
             self.stops += 1

@@ -94,6 +94,12 @@ def unit_move(
     return float(gated.weight.detach().norm(dim=-1).mean())  # weight: (M, A, D)
 
 
+def nearness(z: Tensor, places: Tensor, sigma: float) -> Tensor:
+    """exp(-|z - place|^2 / (2 sigma^2)) of every place: (..., N) from (..., D) z, (N, D) places."""
+    dist2 = (z[..., None, :] - places).square().sum(-1)  # (..., N)
+    return torch.exp(-dist2 / (2 * sigma**2))
+
+
 class BlockedMoves:
     """The episode's blocked steps, and imagination with them taken into account
     (:meth:`imagine_with`; planners see it through :class:`RememberingModel`).
@@ -146,9 +152,7 @@ class BlockedMoves:
 
     def _reach(self, z: Tensor, d: Tensor) -> Tensor:
         """near_i * along_i of every remembered step: (..., N) from (..., D) z and d."""
-        sigma = self.config.radius * self.scale
-        dist2 = (z[..., None, :] - self._z).square().sum(-1)  # (..., N)
-        near = torch.exp(-dist2 / (2 * sigma**2))
+        near = nearness(z, self._z, self.config.radius * self.scale)
         cos = (d @ self._dir.T) / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (..., N)
         return near * (2 * cos).clamp(0, 1)
 

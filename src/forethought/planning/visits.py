@@ -35,7 +35,7 @@ from forethought.core.errors import ForethoughtError
 from forethought.models.base import Rollout, WorldModel
 from forethought.planning.adapt import require_gated_mlp
 from forethought.planning.base import Objective
-from forethought.planning.memory import unit_move
+from forethought.planning.memory import nearness, unit_move
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,7 @@ class Visits:
         """How many remembered steps lie near each latent: (...,) from (..., D)."""
         if not len(self):
             return z.new_zeros(z.shape[:-1])
-        sigma = self.config.radius * self.scale
-        dist2 = (z[..., None, :] - self._z).square().sum(-1)  # (..., N)
-        return torch.exp(-dist2 / (2 * sigma**2)).sum(-1)
+        return nearness(z, self._z, self.config.radius * self.scale).sum(-1)
 
 
 @dataclass(frozen=True)
